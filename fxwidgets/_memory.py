@@ -1,0 +1,49 @@
+"""How much memory a result may take, per device, so an impossible request fails before it starts."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+#: Share of the device's available memory that one result may claim by default.
+DEFAULT_SHARE = 0.5
+
+
+class Options:
+    """Package-wide settings: ``fxwidgets.options.memory_budget = 2 * 2**30`` caps any single result."""
+
+    memory_budget: int | None = None
+
+
+options = Options()
+
+
+def available_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def budget_bytes(device: torch.device) -> int:
+    if options.memory_budget is not None:
+        return int(options.memory_budget)
+    return int(available_bytes(device) * DEFAULT_SHARE)
+
+
+def check_fits(nbytes: int, what: str, device: torch.device) -> None:
+    budget = budget_bytes(device)
+    if nbytes > budget:
+        raise MemoryError(
+            f"{what} needs {nbytes / 2**30:.2f} GiB on {device}, over the memory budget of {budget / 2**30:.2f} GiB "
+            "(fxwidgets.options.memory_budget, default half the available memory); "
+            "use fewer rows, or a k-NN graph instead of the dense matrix"
+        )

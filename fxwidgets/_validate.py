@@ -1,0 +1,67 @@
+"""Checks on user input that name the argument and say what was expected, before any long work starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_matrix(x: Any, name: str, *, device: torch.device | None = None) -> torch.Tensor:
+    """``x`` as a 2-D floating tensor with at least one row and column and only finite values.
+
+    float32/float64 keep their dtype (and device); half precision and integers compute in float32.
+    """
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            a = np.asarray(x)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"{name} must be a tensor or an array, got {type(x).__name__}") from exc
+        if a.dtype == object or a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    if t.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {t.dtype}")
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples x features), got {t.ndim}-D with shape {tuple(t.shape)}")
+    if t.shape[0] == 0 or t.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(t.shape)}")
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.float()
+    if device is not None and t.device != device:
+        raise ValueError(f"{name} is on {t.device} but the other input is on {device}; move both to one device")
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        n_bad = int((~finite).sum())
+        raise ValueError(f"{name} has {n_bad} non-finite value(s) (NaN or Inf), the first at index {tuple(bad)}")
+    return t
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_positive_int(value: Any, name: str, *, allow_none: bool = True) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str, *, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v

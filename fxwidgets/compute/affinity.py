@@ -1,0 +1,211 @@
+"""Pairwise affinity matrices computed in row tiles.
+
+Every metric is a function of a row tile of X against all of Y, so the matrix is produced tile by tile:
+memory for the work stays O(tile_rows x M) and each tile can be streamed to a view as soon as it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from .._memory import check_fits
+from .._validate import as_matrix, check_choice, check_positive_float, check_positive_int
+
+METRICS = ("cosine", "dot", "rbf", "neg_sq_euclidean", "pearson")
+
+#: Working memory one tile may take. Tiles of ~32 MiB keep matmuls efficient and streaming smooth.
+TILE_BYTES = 32 * 2**20
+
+#: Rows sampled (per side) to estimate the median distance for the RBF bandwidth.
+MEDIAN_SAMPLE = 1024
+
+
+@dataclass
+class AffinityTile:
+    """Rows ``row_start:row_stop`` of the affinity matrix."""
+
+    row_start: int
+    row_stop: int
+    values: torch.Tensor
+    n_rows: int
+
+    @property
+    def progress(self) -> float:
+        return self.row_stop / self.n_rows
+
+
+@dataclass
+class AffinityPlan:
+    """Validated inputs, prepared (normalised/centred) operands and the parameters that made them."""
+
+    left: torch.Tensor
+    right: torch.Tensor
+    metric: str
+    symmetric: bool
+    chunk_size: int
+    params: dict = field(default_factory=dict)
+    left_sq: torch.Tensor | None = None
+    right_sq: torch.Tensor | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.left.shape[0], self.right.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.left.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.left.dtype
+
+
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    # A zero row has no direction: its cosine with anything is defined as 0 (as scikit-learn does).
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    return x / torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
+def _centred_unit_rows(x: torch.Tensor, name: str) -> torch.Tensor:
+    centred = x - x.mean(dim=1, keepdim=True)
+    norms = torch.linalg.vector_norm(centred, dim=1)
+    scale = torch.linalg.vector_norm(x, dim=1).clamp_min(torch.finfo(x.dtype).tiny)
+    constant = norms <= scale * torch.finfo(x.dtype).eps * x.shape[1]
+    if bool(constant.any()):
+        i = int(constant.nonzero()[0])
+        raise ValueError(f"{name} row {i} is constant; its Pearson correlation with anything is undefined")
+    return centred / norms[:, None]
+
+
+def _sq_dists(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
+    d = a_sq[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)
+    return d.clamp_min_(0.0)
+
+
+def median_sq_distance(x: torch.Tensor, y: torch.Tensor | None = None, *, sample: int = MEDIAN_SAMPLE, seed: int = 0) -> float:
+    """Median squared Euclidean distance between distinct pairs, on at most ``sample`` rows per side."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def pick(t: torch.Tensor) -> torch.Tensor:
+        if t.shape[0] <= sample:
+            return t
+        idx = torch.randperm(t.shape[0], generator=gen)[:sample].to(t.device)
+        return t[idx]
+
+    a = pick(x)
+    if y is None:
+        d = _sq_dists(a, a, (a * a).sum(1), (a * a).sum(1))
+        iu = torch.triu_indices(a.shape[0], a.shape[0], offset=1, device=a.device)
+        values = d[iu[0], iu[1]]
+        if values.numel() == 0:  # a single row: no pairs
+            return 0.0
+    else:
+        b = pick(y)
+        values = _sq_dists(a, b, (a * a).sum(1), (b * b).sum(1)).flatten()
+    med = float(values.median())
+    if med > 0:
+        return med
+    positive = values[values > 0]
+    return float(positive.mean()) if positive.numel() else 0.0
+
+
+def plan_affinity(
+    X,
+    Y=None,
+    metric: str = "cosine",
+    *,
+    bandwidth: float | None = None,
+    chunk_size: int | None = None,
+) -> AffinityPlan:
+    """Validate everything and prepare the operands; raises before any N x M work starts."""
+    metric = check_choice(metric, "metric", METRICS)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    bandwidth = check_positive_float(bandwidth, "bandwidth")
+    x = as_matrix(X, "X")
+    symmetric = Y is None
+    y = x if symmetric else as_matrix(Y, "Y", device=x.device)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"X has {x.shape[1]} features per row but Y has {y.shape[1]}; they must match")
+    if x.dtype != y.dtype:  # compute in the wider of the two
+        dtype = torch.promote_types(x.dtype, y.dtype)
+        x, y = x.to(dtype), y.to(dtype)
+    if bandwidth is not None and metric != "rbf":
+        raise ValueError(f"bandwidth only applies to metric='rbf', not {metric!r}")
+
+    n, m = x.shape[0], y.shape[0]
+    itemsize = x.element_size()
+    check_fits(n * m * itemsize, f"the {n} x {m} {metric} affinity matrix", x.device)
+    if chunk_size is None:
+        # The tile, plus one temporary of the same size for the distance-based metrics.
+        chunk_size = max(1, min(n, TILE_BYTES // max(1, 2 * m * itemsize)))
+
+    params: dict = {"metric": metric, "shape": [n, m], "dtype": str(x.dtype).replace("torch.", ""),
+                    "device": str(x.device), "chunk_size": chunk_size}
+    plan = AffinityPlan(left=x, right=y, metric=metric, symmetric=symmetric, chunk_size=chunk_size, params=params)
+    if metric == "cosine":
+        plan.left = _unit_rows(x)
+        plan.right = plan.left if symmetric else _unit_rows(y)
+    elif metric == "pearson":
+        plan.left = _centred_unit_rows(x, "X")
+        plan.right = plan.left if symmetric else _centred_unit_rows(y, "Y")
+    elif metric in ("rbf", "neg_sq_euclidean"):
+        plan.left_sq = (x * x).sum(1)
+        plan.right_sq = plan.left_sq if symmetric else (y * y).sum(1)
+        if metric == "rbf":
+            if bandwidth is None:
+                med = median_sq_distance(x, None if symmetric else y)
+                bandwidth = med**0.5 if med > 0 else 1.0
+                params["bandwidth_rule"] = "median heuristic: sqrt(median squared distance between distinct pairs)"
+            else:
+                params["bandwidth_rule"] = "given"
+            params["bandwidth"] = float(bandwidth)
+            params["gamma"] = 1.0 / (2.0 * float(bandwidth) ** 2)
+    return plan
+
+
+def affinity_tile(plan: AffinityPlan, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start:stop`` of the affinity matrix described by ``plan``."""
+    a = plan.left[start:stop]
+    if plan.metric in ("cosine", "pearson", "dot"):
+        tile = a @ plan.right.T
+        if plan.metric != "dot":
+            tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
+        return tile
+    d = _sq_dists(a, plan.right, plan.left_sq[start:stop], plan.right_sq)
+    if plan.symmetric:  # a point is at distance exactly 0 from itself, whatever the rounding
+        rows = torch.arange(start, stop, device=d.device)
+        d[rows - start, rows] = 0.0
+    if plan.metric == "neg_sq_euclidean":
+        return d.neg_()
+    return d.mul_(-plan.params["gamma"]).exp_()
+
+
+def iter_affinity_tiles(plan: AffinityPlan) -> Iterator[AffinityTile]:
+    """The affinity matrix as a generator of row tiles, in order."""
+    n = plan.shape[0]
+    for start in range(0, n, plan.chunk_size):
+        stop = min(n, start + plan.chunk_size)
+        yield AffinityTile(start, stop, affinity_tile(plan, start, stop), n)
+
+
+class AffinityAccumulator:
+    """Writes tiles into the preallocated matrix; ``rows_done`` says how far it is filled."""
+
+    def __init__(self, plan: AffinityPlan) -> None:
+        self.plan = plan
+        self.values = torch.empty(plan.shape, dtype=plan.dtype, device=plan.device)
+        self.rows_done = 0
+
+    def add(self, tile: AffinityTile) -> None:
+        self.values[tile.row_start : tile.row_stop] = tile.values
+        self.rows_done = max(self.rows_done, tile.row_stop)
+
+    def result(self):
+        from ..results import AffinityResult
+
+        if self.rows_done < self.plan.shape[0]:
+            raise RuntimeError(f"affinity matrix is incomplete: {self.rows_done} of {self.plan.shape[0]} rows")
+        return AffinityResult(values=self.values, metric=self.plan.metric, params=dict(self.plan.params))
