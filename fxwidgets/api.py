@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .compute.affinity import AffinityAccumulator, iter_affinity_tiles, plan_affinity
-from .results import AffinityResult
+from .results import AffinityResult, default_style
 from .runtime import Job
 
 
 def _affinity_view(job: Job, **kwargs: Any):
     from .widgets.heatmap import AffinityHeatmap
 
-    metric = job.params["metric"]
-    style = AffinityResult(values=job.state.values, metric=metric).default_style()
+    plan = job.state.plan
+    metric = plan.metric
+    # The values do not exist yet: cosine of non-negative inputs (pixels, ReLU features) cannot go below 0.
+    nonnegative = metric == "cosine" and bool((plan.left >= 0).all()) and bool((plan.right >= 0).all())
+    style = default_style(metric, nonnegative=nonnegative)
     return AffinityHeatmap(job=job, **{**style, "value_label": metric, **kwargs})
 
 
@@ -52,8 +55,8 @@ def affinity(
     plan = plan_affinity(X, Y, metric, bandwidth=bandwidth, chunk_size=chunk_size)
     accumulator = AffinityAccumulator(plan)
     if stream:
-        return Job(iter_affinity_tiles(plan), accumulator, name=f"{metric}-affinity", view_factory=_affinity_view,
+        return Job(iter_affinity_tiles(plan, out=accumulator.values), accumulator, name=f"{metric}-affinity", view_factory=_affinity_view,
                    params=plan.params)
-    for tile in iter_affinity_tiles(plan):
+    for tile in iter_affinity_tiles(plan, out=accumulator.values):
         accumulator.add(tile)
     return accumulator.result()

@@ -9,6 +9,18 @@ import numpy as np
 import torch
 
 
+def default_style(metric: str, *, nonnegative: bool) -> dict:
+    """Colours a reader expects: diverging and centred on 0 for correlations that can be negative,
+    sequential otherwise (matplotlib's defaults for vmin/vmax where the range is open)."""
+    if metric in ("cosine", "pearson"):
+        if nonnegative:
+            return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+        return {"cmap": "RdBu_r", "vmin": -1.0, "vmax": 1.0}
+    if metric == "rbf":
+        return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+    return {"cmap": "viridis", "vmin": None, "vmax": None}
+
+
 @dataclass
 class AffinityResult:
     """A pairwise affinity matrix (``values[i, j]`` = affinity of row i of X with row j of Y)."""
@@ -32,12 +44,7 @@ class AffinityResult:
         return {"metric": self.metric, "params": dict(self.params), "values": self.numpy()}
 
     def default_style(self) -> dict:
-        """Colours a reader expects: a diverging map centred on 0 for correlations, else sequential."""
-        if self.metric in ("cosine", "pearson"):
-            return {"cmap": "RdBu_r", "vmin": -1.0, "vmax": 1.0}
-        if self.metric == "rbf":
-            return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
-        return {"cmap": "viridis", "vmin": None, "vmax": None}
+        return default_style(self.metric, nonnegative=bool((self.values >= 0).all()))
 
     def show(self, *, row_labels: Sequence[Any] | None = None, col_labels: Sequence[Any] | None = None, **style: Any):
         """The interactive heatmap (hover, click, drag to select)."""

@@ -168,5 +168,9 @@ def test_show_picks_colours_a_reader_expects():
     X = torch.randn(30, 5)
     cos = fx.affinity(X).show()
     assert (cos.cmap, cos.vmin, cos.vmax, cos.value_label) == ("RdBu_r", -1.0, 1.0, "cosine")
+    pixels = fx.affinity(X.abs()).show()  # cosine of non-negative vectors lies in [0, 1]
+    assert (pixels.cmap, pixels.vmin, pixels.vmax) == ("viridis", 0.0, 1.0)
+    streamed = fx.affinity(X.abs(), stream=True).show()
+    assert (streamed.cmap, streamed.vmin) == ("viridis", 0.0)
     dot = fx.affinity(X, metric="dot").show(cmap="magma", title="dots")
     assert (dot.cmap, dot.vmin, dot.vmax, dot.title) == ("magma", None, None, "dots")

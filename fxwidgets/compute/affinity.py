@@ -166,11 +166,11 @@ def plan_affinity(
     return plan
 
 
-def affinity_tile(plan: AffinityPlan, start: int, stop: int) -> torch.Tensor:
-    """Rows ``start:stop`` of the affinity matrix described by ``plan``."""
+def affinity_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows ``start:stop`` of the affinity matrix described by ``plan`` (written into ``out`` if given)."""
     a = plan.left[start:stop]
     if plan.metric in ("cosine", "pearson", "dot"):
-        tile = a @ plan.right.T
+        tile = torch.matmul(a, plan.right.T, out=out)
         if plan.metric != "dot":
             tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
         return tile
@@ -179,16 +179,21 @@ def affinity_tile(plan: AffinityPlan, start: int, stop: int) -> torch.Tensor:
         rows = torch.arange(start, stop, device=d.device)
         d[rows - start, rows] = 0.0
     if plan.metric == "neg_sq_euclidean":
-        return d.neg_()
-    return d.mul_(-plan.params["gamma"]).exp_()
+        return torch.neg(d, out=out)
+    return torch.exp(d.mul_(-plan.params["gamma"]), out=out)
 
 
-def iter_affinity_tiles(plan: AffinityPlan) -> Iterator[AffinityTile]:
-    """The affinity matrix as a generator of row tiles, in order."""
+def iter_affinity_tiles(plan: AffinityPlan, out: torch.Tensor | None = None) -> Iterator[AffinityTile]:
+    """The affinity matrix as a generator of row tiles, in order.
+
+    With ``out`` (the preallocated n x m matrix) each tile is computed in place and yielded as a view of
+    it, which saves copying the whole matrix once.
+    """
     n = plan.shape[0]
     for start in range(0, n, plan.chunk_size):
         stop = min(n, start + plan.chunk_size)
-        yield AffinityTile(start, stop, affinity_tile(plan, start, stop), n)
+        dest = None if out is None else out[start:stop]
+        yield AffinityTile(start, stop, affinity_tile(plan, start, stop, dest), n)
 
 
 class AffinityAccumulator:
@@ -200,7 +205,9 @@ class AffinityAccumulator:
         self.rows_done = 0
 
     def add(self, tile: AffinityTile) -> None:
-        self.values[tile.row_start : tile.row_stop] = tile.values
+        dest = self.values[tile.row_start : tile.row_stop]
+        if tile.values.data_ptr() != dest.data_ptr():  # computed elsewhere, not in place
+            dest.copy_(tile.values)
         self.rows_done = max(self.rows_done, tile.row_stop)
 
     def result(self):
