@@ -174,3 +174,13 @@ def test_show_picks_colours_a_reader_expects():
     assert (streamed.cmap, streamed.vmin) == ("viridis", 0.0)
     dot = fx.affinity(X, metric="dot").show(cmap="magma", title="dots")
     assert (dot.cmap, dot.vmin, dot.vmax, dot.title) == ("magma", None, None, "dots")
+
+
+def test_a_non_finite_cell_is_answered_in_valid_json():
+    w = fx.AffinityHeatmap(np.array([[np.nan, np.inf], [0.0, 1.0]]))
+    cap = Capture(w)
+    request(w, "cell", {"row": 0, "col": 0}, id="a")
+    request(w, "cell", {"row": 0, "col": 1}, id="b")
+    replies = {r["id"]: r["result"] for r in cap.responses()}
+    assert replies["a"] == {"row": 0, "col": 0, "value": None, "nonfinite": "nan"}
+    assert replies["b"]["nonfinite"] == "inf"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Sequence
 
@@ -229,7 +230,11 @@ class AffinityHeatmap(StreamingWidget):
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
                 raise ValueError(f"{name} must be an integer in 0..{limit - 1}, got {value!r}")
         computed = self.job is None or row < self.job.state.rows_done
-        value = float(self._values[row, col]) if computed else None
+        if not computed:
+            return {"row": row, "col": col, "value": None}
+        value = float(self._values[row, col])
+        if not math.isfinite(value):  # NaN/Inf are not JSON: say it in words
+            return {"row": row, "col": col, "value": None, "nonfinite": str(value)}
         return {"row": row, "col": col, "value": value}
 
     # -- Python-side conveniences ------------------------------------------------------------------
