@@ -1,8 +1,9 @@
 // AffinityHeatmap view (docs/protocol.md, "AffinityHeatmap").
 //
 // Tiles of the display grid stream in as `tile` messages and are written into a Float32Array (NaN = not yet
-// computed); one redraw per animation frame colours the whole grid. Hover shows a tooltip (and, for a
-// downsampled grid, asks the kernel for the exact value of the top-left cell); click or drag sets `selection`.
+// computed); one redraw per animation frame colours the rows that changed (all of them when the colour map or
+// limits change). Hover shows a tooltip (and, for a downsampled grid, asks the kernel for the exact value of
+// the top-left cell); click or drag sets `selection`.
 
 import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
@@ -189,6 +190,12 @@ function render({ model, el, signal }: Props): () => void {
   let grid: Grid = makeGrid(get("display_shape"), get("shape"), get("block"));
   let values = new Float32Array(0);
   let autoRange: [number, number] | null = null;
+  // Rows of the display grid changed since the last draw. While the colour map and limits stay the same
+  // only those rows are coloured again: a 4096 x 4096 grid streaming in would otherwise be recoloured whole
+  // on every frame.
+  let dirtyLo = Infinity;
+  let dirtyHi = -1;
+  let paintedKey = "";
   let tilesApplied = 0;
   let draws = 0;
   const offscreen = document.createElement("canvas");
@@ -201,6 +208,7 @@ function render({ model, el, signal }: Props): () => void {
     grid = makeGrid(get("display_shape"), get("shape"), get("block"));
     values = new Float32Array(grid.h * grid.w).fill(NaN);
     autoRange = null;
+    paintedKey = "";
     offscreen.width = Math.max(1, grid.w);
     offscreen.height = Math.max(1, grid.h);
     image = octx && grid.h > 0 && grid.w > 0 ? octx.createImageData(grid.w, grid.h) : null;
@@ -232,6 +240,8 @@ function render({ model, el, signal }: Props): () => void {
       }
     }
     if (lo <= hi) autoRange = [lo, hi];
+    dirtyLo = Math.min(dirtyLo, r0);
+    dirtyHi = Math.max(dirtyHi, Math.min(gh, r0 + th));
     tilesApplied += 1;
     root.dataset.tiles = String(tilesApplied);
     scheduleDraw();
@@ -333,8 +343,19 @@ function render({ model, el, signal }: Props): () => void {
     const lim = limits();
     const ctx = canvas.getContext("2d");
     if (image && octx && ctx) {
-      colorize(values, lut, lim ? lim[0] : 0, lim ? lim[1] : 0, image.data);
-      octx.putImageData(image, 0, 0);
+      const [vmin, vmax] = lim ?? [0, 0];
+      const key = `${get("cmap")}|${vmin}|${vmax}`;
+      if (key !== paintedKey) {
+        colorize(values, lut, vmin, vmax, image.data);
+        octx.putImageData(image, 0, 0);
+        paintedKey = key;
+      } else if (dirtyHi > dirtyLo) {
+        const w = grid.w;
+        colorize(values.subarray(dirtyLo * w, dirtyHi * w), lut, vmin, vmax, image.data.subarray(dirtyLo * w * 4, dirtyHi * w * 4));
+        octx.putImageData(image, 0, 0, 0, dirtyLo, w, dirtyHi - dirtyLo);
+      }
+      dirtyLo = Infinity;
+      dirtyHi = -1;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.fillStyle = theme.layout0;
       ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -682,6 +703,7 @@ function render({ model, el, signal }: Props): () => void {
       // A new job: drop the old values and fetch whatever the new one has computed so far.
       values.fill(NaN);
       autoRange = null;
+      paintedKey = "";
       scheduleDraw();
       requestSnapshot();
     }
