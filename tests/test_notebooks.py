@@ -24,7 +24,7 @@ def test_notebook_runs_top_to_bottom_on_cpu_within_a_minute(path, tmp_path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     state = json.dumps(nb.metadata.get("widgets", {}))
-    assert "fxwidgets.widgets.heatmap.AffinityHeatmap" in state  # the views were created in the kernel
+    assert "fxwidgets.widgets." in state  # the notebook's views were created in the kernel
 
 
 def test_tour_shows_the_heatmap_under_the_name_the_browser_test_uses():
