@@ -693,6 +693,17 @@ for (;;) {
     )
 
 
+def show_in_notebook(page, server, name: str, code: str, selector: str, var: str = "view",
+                     timeout_ms: int = 30_000) -> int:
+    """Write a one-cell notebook ``name`` running ``code`` (which displays the widget bound to ``var``), open
+    it, run it, and return the index among ``querySelectorAll(selector)`` of that widget's root element."""
+    server.put_notebook(name, [code])
+    open_notebook(page, server.base_url, name)
+    run_all(page, name)
+    model_id = run_cell_json(page, f"{var}.model_id")
+    return widget_element_index(page, name, model_id, selector, timeout_ms)
+
+
 def send_to_model(page, name: str, model_id: str, messages: list, expect_replies: int, timeout_ms: int = 30_000,
                   settle_ms: int = 0) -> list:
     """Send raw custom messages through the front-end model of ``model_id`` (exactly what the view's own code

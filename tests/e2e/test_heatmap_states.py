@@ -13,18 +13,14 @@ pytestmark = [pytest.mark.e2e]
 def test_an_error_in_the_worker_is_shown_in_the_view_and_kept_in_python(jupyter_server, lab_page, artifacts):
     page = lab_page
     _require_bundle()
-    name = jupyter_server.put_notebook(
-        "e2e_error.ipynb",
-        [
-            "from fxwidgets.testing import slow_affinity_job\n"
-            "job = slow_affinity_job(n=128, delay=0.05, chunk_size=16, fail_at=3)\n"
-            "view = job.show()\n"
-            "view",
-        ],
+    nth = lab.show_in_notebook(
+        page, jupyter_server, "e2e_error.ipynb",
+        "from fxwidgets.testing import slow_affinity_job\n"
+        "job = slow_affinity_job(n=128, delay=0.05, chunk_size=16, fail_at=3)\n"
+        "view = job.show()\n"
+        "view",
+        ROOT,
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth = lab.widget_element_index(page, name, lab.run_cell_json(page, "view.model_id"), ROOT)
     lab.wait_attr(page, ROOT, "data-status", "v === 'error'", 30_000, nth=nth)
     box = page.locator(ROOT).nth(nth).locator(".fx-error")
     box.wait_for(state="visible", timeout=10_000)
@@ -45,19 +41,15 @@ def test_the_view_follows_the_jupyterlab_theme(jupyter_server, lab_page, artifac
     page = lab_page
     _require_bundle()
     # NaN cells are drawn in the theme's background colour: the top-left cell shows it.
-    name = jupyter_server.put_notebook(
-        "e2e_theme.ipynb",
-        [
-            "import numpy as np, fxwidgets as fx\n"
-            "m = np.arange(16.0).reshape(4, 4)\n"
-            "m[0, 0] = np.nan\n"
-            "view = fx.AffinityHeatmap(m)\n"
-            "view",
-        ],
+    nth = lab.show_in_notebook(
+        page, jupyter_server, "e2e_theme.ipynb",
+        "import numpy as np, fxwidgets as fx\n"
+        "m = np.arange(16.0).reshape(4, 4)\n"
+        "m[0, 0] = np.nan\n"
+        "view = fx.AffinityHeatmap(m)\n"
+        "view",
+        ROOT,
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth = lab.widget_element_index(page, name, lab.run_cell_json(page, "view.model_id"), ROOT)
     _wait_drawn(page, nth, 60_000)
     stats = lab.canvas_stats(page, CANVAS, nth)
     x, y = stats["width"] // 8, stats["height"] // 8  # the middle of cell (0, 0)

@@ -320,20 +320,15 @@ def test_streaming_job_cancel_from_the_view(jupyter_server, lab_page, artifacts)
     # fxwidgets.testing.slow_affinity_job(n, delay) returns a running Job of an n x n affinity matrix that sleeps
     # `delay` s per tile (512 rows / 16 per tile * 0.2 s = ~6.4 s in all: ample time to click Cancel on a loaded
     # machine), and job.show() returns its live AffinityHeatmap.
-    name = jupyter_server.put_notebook(
-        STREAM_NB,
-        [
-            "import fxwidgets as fx\n"
-            "from fxwidgets.testing import slow_affinity_job\n"
-            "job = slow_affinity_job(n=512, delay=0.2)\n"
-            "view = job.show()\n"
-            "view",
-        ],
+    nth = lab.show_in_notebook(
+        page, jupyter_server, STREAM_NB,
+        "import fxwidgets as fx\n"
+        "from fxwidgets.testing import slow_affinity_job\n"
+        "job = slow_affinity_job(n=512, delay=0.2)\n"
+        "view = job.show()\n"
+        "view",
+        ROOT,
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    model_id = lab.run_cell_json(page, "view.model_id")
-    nth = lab.widget_element_index(page, name, model_id, ROOT)
     lab.wait_attr(page, ROOT, "data-status", "v === 'running'", 30_000, nth=nth)
     lab.wait_attr(page, ROOT, "data-tiles", "Number(v) > 0", 30_000, nth=nth)
     tiles_at_click = int(page.locator(ROOT).nth(nth).get_attribute("data-tiles"))
@@ -362,22 +357,19 @@ def test_malformed_messages_do_not_break_the_widget(jupyter_server, lab_page):
     errors; afterwards a valid request is still answered and the kernel still runs code."""
     page = lab_page
     _require_bundle()
-    name = jupyter_server.put_notebook(
-        MALFORMED_NB,
-        [
-            "import torch, fxwidgets as fx\n"
-            "torch.manual_seed(0)\n"
-            "X = torch.randn(48, 8)\n"
-            "job = fx.affinity(X, metric='rbf', stream=True, chunk_size=16)\n"
-            "job.result(timeout=60)\n"
-            "view = job.show()\n"
-            "view",
-        ],
+    nth = lab.show_in_notebook(
+        page, jupyter_server, MALFORMED_NB,
+        "import torch, fxwidgets as fx\n"
+        "torch.manual_seed(0)\n"
+        "X = torch.randn(48, 8)\n"
+        "job = fx.affinity(X, metric='rbf', stream=True, chunk_size=16)\n"
+        "job.result(timeout=60)\n"
+        "view = job.show()\n"
+        "view",
+        ROOT,
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
+    name = MALFORMED_NB
     model_id = lab.run_cell_json(page, "view.model_id")
-    nth = lab.widget_element_index(page, name, model_id, ROOT)
     _wait_drawn(page, nth, 60_000)
 
     garbage = [
