@@ -470,13 +470,13 @@ function render({ model, el, signal }: Props): () => void {
       ttExact.textContent = `${valueLabel()} at (${s.r0}, ${s.c0}): …`;
       setHidden(ttExact, false);
       rpc
-        .request<{ row: number; col: number; value: number | null }>("cell", { row: s.r0, col: s.c0 }, { channel: "hover" })
+        .request<{ row: number; col: number; value: number | null; nonfinite?: string }>(
+          "cell", { row: s.r0, col: s.c0 }, { channel: "hover" })
         .then(({ result }) => {
           if (disposed || hoverKey !== key) return;
           const v = result?.value;
-          ttExact.textContent = `${valueLabel()} at (${s.r0}, ${s.c0}): ${
-            typeof v === "number" ? formatValue(v) : "not computed yet"
-          }`;
+          const text = typeof v === "number" ? formatValue(v) : result?.nonfinite ?? "not computed yet";
+          ttExact.textContent = `${valueLabel()} at (${s.r0}, ${s.c0}): ${text}`;
         })
         .catch((err) => {
           if (err instanceof Superseded || err instanceof RpcClosed) return;

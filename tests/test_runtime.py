@@ -203,6 +203,7 @@ def test_latest_request_on_a_channel_wins():
     assert replies["h0"] == {"type": "response", "id": "h0", "ok": False, "superseded": True}
     assert replies["h1"]["superseded"] is True
     assert replies["h2"] == {"type": "response", "id": "h2", "ok": True, "result": 2}
+    assert server.superseded == 2
 
 
 def test_results_with_arrays_travel_as_buffers():

@@ -45,6 +45,7 @@ class RpcServer:
         self._lock = threading.Lock()
         self.answered = 0
         self.rejected = 0
+        self.superseded = 0
 
     def register(self, name: str, method: Callable[[dict], Any]) -> None:
         """``method(args) -> result``; the result may hold arrays (they are packed as binary buffers)."""
@@ -96,6 +97,7 @@ class RpcServer:
             with self._lock:
                 superseded = self._latest.get(channel) != request_id
             if superseded:
+                self.superseded += 1
                 self._reply({"type": "response", "id": request_id, "ok": False, "superseded": True}, [])
                 return
         try:

@@ -70,3 +70,40 @@ def test_the_view_follows_the_jupyterlab_theme(jupyter_server, lab_page, artifac
     finally:
         lab.evaluate_async(page, "await window.jupyterapp.commands.execute('apputils:change-theme', "
                                  "{theme: 'JupyterLab Light'}); return true;", timeout_ms=30_000)
+
+
+def test_hover_on_a_downsampled_matrix_asks_the_kernel_for_the_exact_value(jupyter_server, lab_page, artifacts):
+    """200 x 200 drawn as 20 x 20 block means: the tooltip names the block's rows and columns and, after a
+    burst of hovers (latest wins), shows the exact value the kernel holds for the block's top-left cell."""
+    page = lab_page
+    _require_bundle()
+    nth = lab.show_in_notebook(
+        page, jupyter_server, "e2e_blocks.ipynb",
+        "import numpy as np, fxwidgets as fx\n"
+        "m = np.random.default_rng(0).standard_normal((200, 200))\n"
+        "view = fx.AffinityHeatmap(m, max_display=20)\n"
+        "view",
+        ROOT,
+    )
+    _wait_drawn(page, nth, 60_000)
+    assert lab.run_cell_json(page, "view.block") == [10, 10]
+    canvas = page.locator(CANVAS).nth(nth)
+    box = canvas.bounding_box()
+    cell = box["width"] / 20
+    # A burst of hovers across the diagonal, then rest on display cell (13, 6).
+    for k in range(20):
+        page.mouse.move(box["x"] + (k + 0.5) * cell, box["y"] + (k + 0.5) * cell)
+    page.mouse.move(box["x"] + 6.5 * cell, box["y"] + 13.5 * cell)
+    exact = page.locator(ROOT).nth(nth).locator(".fx-tt-exact")
+    page.wait_for_function(
+        "el => el && /\\(130, 60\\): -?[0-9]/.test(el.textContent)", arg=exact.element_handle(), timeout=15_000)
+    text = exact.inner_text()
+    tooltip = page.locator(ROOT).nth(nth).locator(".fx-tooltip").inner_text()
+    assert "rows 130–139" in tooltip and "cols 60–69" in tooltip, tooltip
+    shown = float(text.rsplit(":", 1)[1])
+    state = lab.run_cell_json(page, "{'value': float(m[130, 60]), 'block_mean': float(m[130:140, 60:70].mean()), "
+                                    "'answered': view.rpc.answered, 'superseded': view.rpc.superseded}")
+    print(f"\ntooltip {text!r}; kernel {state}")
+    assert abs(shown - state["value"]) <= 5e-4 * abs(state["value"]) + 1e-4, (text, state)
+    assert abs(state["value"] - state["block_mean"]) > 1e-3  # the exact value is not what the grid draws
+    page.locator(ROOT).nth(nth).screenshot(path=str(artifacts / "heatmap-blocks.png"))
