@@ -32,6 +32,7 @@ import {
 } from "./lib/grid";
 import { readTheme, watchTheme, type Theme } from "./lib/theme";
 import { BASE_CSS, createJobUi, h, setHidden, styleElement } from "./lib/ui";
+import { finalizer } from "./lib/lifecycle";
 
 export interface HeatmapTraits {
   shape: [number, number];
@@ -725,23 +726,10 @@ function render({ model, el, signal }: Props): () => void {
     console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
   }
 
-  const cleanup = () => {
-    if (disposed) return;
+  disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone
+  return finalizer(disposers, signal, () => {
     disposed = true;
-    for (const d of disposers.splice(0).reverse()) {
-      try {
-        d();
-      } catch (err) {
-        console.warn("fxwidgets: cleanup step failed", err);
-      }
-    }
-    rpc.dispose();
-  };
-  if (signal) {
-    if (signal.aborted) cleanup();
-    else signal.addEventListener("abort", cleanup, { once: true });
-  }
-  return cleanup;
+  });
 }
 
 export default { render };

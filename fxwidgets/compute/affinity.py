@@ -125,19 +125,33 @@ def plan_affinity(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     bandwidth = check_positive_float(bandwidth, "bandwidth")
     x = as_matrix(X, "X")
-    symmetric = Y is None
-    y = x if symmetric else as_matrix(Y, "Y", device=x.device)
-    if x.shape[1] != y.shape[1]:
+    y = None if Y is None else as_matrix(Y, "Y", device=x.device)
+    if y is not None and x.shape[1] != y.shape[1]:
         raise ValueError(f"X has {x.shape[1]} features per row but Y has {y.shape[1]}; they must match")
+    if bandwidth is not None and metric != "rbf":
+        raise ValueError(f"bandwidth only applies to metric='rbf', not {metric!r}")
+    n, m = x.shape[0], (x if y is None else y).shape[0]
+    itemsize = torch.promote_types(x.dtype, x.dtype if y is None else y.dtype).itemsize
+    check_fits(n * m * itemsize, f"the {n} x {m} {metric} affinity matrix", x.device)
+    return prepare_operands(x, y, metric, bandwidth=bandwidth, chunk_size=chunk_size)
+
+
+def prepare_operands(x: torch.Tensor, y: torch.Tensor | None, metric: str, *, bandwidth: float | None,
+                     chunk_size: int | None) -> AffinityPlan:
+    """The plan for operands already validated by :func:`as_matrix`, without the dense-matrix memory check.
+
+    Computations that never form the N x M matrix (k-NN, zoom tiles, dense correspondence) start here, so
+    every one of them computes exactly the metrics of :func:`plan_affinity`.
+    """
+    symmetric = y is None
+    y = x if symmetric else y
     if x.dtype != y.dtype:  # compute in the wider of the two
         dtype = torch.promote_types(x.dtype, y.dtype)
         x, y = x.to(dtype), y.to(dtype)
     if bandwidth is not None and metric != "rbf":
         raise ValueError(f"bandwidth only applies to metric='rbf', not {metric!r}")
-
     n, m = x.shape[0], y.shape[0]
     itemsize = x.element_size()
-    check_fits(n * m * itemsize, f"the {n} x {m} {metric} affinity matrix", x.device)
     if chunk_size is None:
         # The tile, plus one temporary of the same size for the distance-based metrics.
         chunk_size = max(1, min(n, TILE_BYTES // max(1, 2 * m * itemsize)))
