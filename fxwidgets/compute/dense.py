@@ -1,0 +1,232 @@
+"""Dense affinity between locations of feature maps (B, C, H, W) or tokens (B, T, D): one location against all,
+label/mask propagation from one frame to the next, and the temporal noisy-label indicator (TFAL).
+
+Propagation (joint-task correspondence, STCN): for every location p of the target frame, the affinities
+a(p, q) to the source locations q, cut to the top k, become weights ``softmax(a / temperature)``; the target's
+label distribution is the weighted mean of the source's. The noisy-label indicator of temporal feature affinity
+learning scores a pixel by how little of that weight lands on source pixels carrying its own label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .._validate import check_choice, check_positive_float, check_positive_int
+from .affinity import METRICS, TILE_BYTES, affinity_tile
+from .knn import prepare
+
+
+def as_locations(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(B, C, H, W) feature maps or (B, T, D) token features -> (B, L, D) location features and the grid (H, W)
+    (``(1, T)`` for tokens). Checks dtype and finiteness."""
+    if not isinstance(F, torch.Tensor):
+        a = np.asarray(F)
+        if a.dtype == object or a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
+        F = torch.from_numpy(np.ascontiguousarray(a))
+    t = F.detach()
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.float()
+    if t.ndim == 4:
+        b, c, h, w = t.shape
+        locs = t.permute(0, 2, 3, 1).reshape(b, h * w, c)
+        grid = (h, w)
+    elif t.ndim == 3:
+        n_tok = t.shape[1]
+        locs, grid = t, (1, n_tok)
+    else:
+        raise ValueError(f"{name} must be (B, C, H, W) feature maps or (B, T, D) token features, got shape {tuple(t.shape)}")
+    if 0 in t.shape:
+        raise ValueError(f"{name} is empty: shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} has non-finite values (NaN or Inf)")
+    return locs.contiguous(), grid
+
+
+def _frame(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
+    """One frame's (L, D) locations from (C, H, W), (1, C, H, W), (T, D) or (1, T, D)."""
+    if not isinstance(F, torch.Tensor):
+        F = np.asarray(F)
+    # (C, H, W) is one feature map and (T, D) one sentence's tokens: add the batch axis. A 3-D input is read as
+    # (C, H, W); pass a single token sequence as (T, D).
+    if F.ndim in (2, 3):
+        F = F[None]
+    locs, grid = as_locations(F, name)
+    if locs.shape[0] != 1:
+        raise ValueError(f"{name} must be one frame ((C, H, W) or (1, C, H, W)), got a batch of {locs.shape[0]}")
+    return locs[0], grid
+
+
+def location_affinity(F, b: int, i: int, j: int = 0, metric: str = "cosine") -> torch.Tensor:
+    """Affinity of location (row i, column j) of item b with every location of every item: (B, H, W).
+
+    For token features pass the token index as ``j`` (with ``i = 0``)."""
+    metric = check_choice(metric, "metric", METRICS)
+    locs, (h, w) = as_locations(F, "F")
+    B = locs.shape[0]
+    for nm, v, lim in (("b", b, B), ("i", i, h), ("j", j, w)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < lim:
+            raise ValueError(f"{nm} must be an integer in 0..{lim - 1}, got {v!r}")
+    flat = locs.reshape(B * h * w, -1)
+    plan = prepare(flat, None, metric, bandwidth=None, chunk_size=1)
+    r = int(b) * h * w + int(i) * w + int(j)
+    return affinity_tile(plan, r, r + 1)[0].reshape(B, h, w)
+
+
+def normalized_locations(F) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Unit-norm location features (B, L, D): their dot products are the cosine affinities."""
+    locs, grid = as_locations(F, "F")
+    norms = torch.linalg.vector_norm(locs, dim=2, keepdim=True)
+    return locs / torch.where(norms > 0, norms, torch.ones_like(norms)), grid
+
+
+@dataclass
+class PropagationResult:
+    """Label distribution propagated to the target frame: ``probs`` (K, H, W), ``labels`` (H, W) = argmax."""
+
+    probs: torch.Tensor
+    params: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.probs.argmax(0)
+
+    def numpy(self) -> np.ndarray:
+        return self.probs.detach().cpu().numpy()
+
+    def __repr__(self) -> str:
+        return f"PropagationResult(probs={tuple(self.probs.shape)}, params={self.params})"
+
+
+@dataclass
+class LabelNoiseResult:
+    """Per-pixel noisy-label score in [0, 1] of the target frame (1 = none of its high-affinity neighbours in the
+    source frame share its label) and the flags ``score > threshold``."""
+
+    score: torch.Tensor
+    threshold: float
+    params: dict = field(default_factory=dict)
+
+    @property
+    def flags(self) -> torch.Tensor:
+        return self.score > self.threshold
+
+    def numpy(self) -> np.ndarray:
+        return self.score.detach().cpu().numpy()
+
+    def __repr__(self) -> str:
+        return f"LabelNoiseResult(shape={tuple(self.score.shape)}, flagged={int(self.flags.sum())}, params={self.params})"
+
+
+def _label_probs(labels, grid: tuple[int, int], name: str, n_classes: int | None, device) -> tuple[torch.Tensor, int]:
+    """(L, K) label distributions from an (H, W) integer map or a (K, H, W) soft mask."""
+    t = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+    t = t.to(device)
+    h, w = grid
+    if t.ndim == 2 or (t.ndim == 1 and h == 1):
+        t2 = t.reshape(1, -1) if t.ndim == 1 else t
+        if tuple(t2.shape) != (h, w):
+            raise ValueError(f"{name} has shape {tuple(t2.shape)} but the feature grid is {(h, w)}; "
+                             "resize the labels to the feature map (nearest neighbour)")
+        if t2.is_floating_point() and not bool((t2 == t2.round()).all()):
+            raise ValueError(f"{name} as an (H, W) map must hold integer class ids; pass soft masks as (K, H, W)")
+        t2 = t2.long()
+        if bool((t2 < 0).any()):
+            raise ValueError(f"{name} has negative class ids")
+        k = int(t2.max()) + 1 if n_classes is None else n_classes
+        if int(t2.max()) >= k:
+            raise ValueError(f"{name} has class id {int(t2.max())} but n_classes={k}")
+        return torch.nn.functional.one_hot(t2.reshape(-1), k).to(torch.float32), k
+    if t.ndim == 3:
+        if tuple(t.shape[1:]) != (h, w):
+            raise ValueError(f"{name} has shape {tuple(t.shape)} but the feature grid is {(h, w)}")
+        t = t.to(torch.float32)
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} has non-finite values")
+        return t.reshape(t.shape[0], -1).T.contiguous(), t.shape[0]
+    raise ValueError(f"{name} must be an (H, W) label map or a (K, H, W) soft mask, got shape {tuple(t.shape)}")
+
+
+def propagate(source_features, target_features, labels, *, k: int = 10, temperature: float = 0.07,
+              metric: str = "cosine", radius: float | None = None, n_classes: int | None = None,
+              chunk_size: int | None = None) -> PropagationResult:
+    """Propagate ``labels`` (an (H, W) class map or a (K, H, W) soft mask of the source frame, at the feature
+    grid's resolution) to the target frame through the top-``k`` affinities, softmax at ``temperature``.
+
+    ``radius`` (in feature-grid cells) restricts each target location to source locations within that distance
+    (the local window video methods use); ``None`` searches the whole frame. Memory: one chunk_size x L tile.
+    """
+    metric = check_choice(metric, "metric", METRICS)
+    k = check_positive_int(k, "k", allow_none=False)
+    temperature = check_positive_float(temperature, "temperature", allow_none=False)
+    radius = check_positive_float(radius, "radius")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    src, grid = _frame(source_features, "source_features")
+    dst, grid_t = _frame(target_features, "target_features")
+    if src.shape[1] != dst.shape[1]:
+        raise ValueError(f"source_features have {src.shape[1]} channels but target_features {dst.shape[1]}")
+    if dst.device != src.device:
+        raise ValueError("source_features and target_features must be on one device")
+    probs_src, n_k = _label_probs(labels, grid, "labels", n_classes, src.device)
+    n_src = src.shape[0]
+    if k > n_src:
+        raise ValueError(f"k={k} is more than the {n_src} source locations")
+    plan = prepare(dst, src, metric, bandwidth=None, chunk_size=chunk_size)
+    if chunk_size is None:
+        plan.chunk_size = max(1, min(dst.shape[0], TILE_BYTES // max(1, 4 * n_src * dst.element_size())))
+    probs_src = probs_src.to(plan.dtype)
+    h, w = grid_t
+    if radius is not None:
+        hs, ws = grid
+        yy, xx = torch.meshgrid(torch.arange(hs, device=src.device), torch.arange(ws, device=src.device), indexing="ij")
+        src_pos = torch.stack([yy.reshape(-1), xx.reshape(-1)], 1).to(plan.dtype)
+        yt, xt = torch.meshgrid(torch.arange(h, device=src.device), torch.arange(w, device=src.device), indexing="ij")
+        dst_pos = torch.stack([yt.reshape(-1), xt.reshape(-1)], 1).to(plan.dtype)
+    out = torch.empty(dst.shape[0], n_k, dtype=plan.dtype, device=src.device)
+    for start in range(0, dst.shape[0], plan.chunk_size):
+        stop = min(dst.shape[0], start + plan.chunk_size)
+        a = affinity_tile(plan, start, stop)
+        if radius is not None:
+            far = torch.cdist(dst_pos[start:stop], src_pos) > radius
+            a = a.masked_fill(far, -torch.inf)
+        vals, idx = torch.topk(a, k, dim=1)
+        wts = torch.softmax(vals / temperature, dim=1)
+        wts = torch.nan_to_num(wts, nan=0.0)  # rows with no source in radius: all -inf
+        out[start:stop] = (wts[:, :, None] * probs_src[idx]).sum(1)
+    probs = out.T.reshape(n_k, h, w)
+    return PropagationResult(probs=probs, params={"method": "top-k softmax propagation", "k": k,
+                                                 "temperature": temperature, "metric": metric, "radius": radius,
+                                                 "n_classes": n_k, "device": str(src.device),
+                                                 "chunk_size": plan.chunk_size})
+
+
+def label_noise(source_features, target_features, source_labels, target_labels, *, k: int = 10,
+                temperature: float = 0.07, metric: str = "cosine", radius: float | None = None,
+                threshold: float = 0.5, chunk_size: int | None = None) -> LabelNoiseResult:
+    """Temporal noisy-label indicator (TFAL): for each target pixel, the share of its top-k affinity weight in
+    the source frame that lands on a different label, ``score(p) = 1 - sum_q w(p, q) [y_src(q) = y_tgt(p)]``.
+    A pixel whose label disagrees with its high-affinity neighbours in the adjacent frame scores near 1."""
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+    tgt = target_labels if isinstance(target_labels, torch.Tensor) else torch.as_tensor(np.asarray(target_labels))
+    if tgt.ndim != 2:
+        raise ValueError(f"target_labels must be an (H, W) class map, got shape {tuple(tgt.shape)}")
+    src_t = source_labels if isinstance(source_labels, torch.Tensor) else torch.as_tensor(np.asarray(source_labels))
+    if src_t.ndim != 2:
+        raise ValueError(f"source_labels must be an (H, W) class map, got shape {tuple(src_t.shape)}")
+    n_classes = int(max(int(src_t.max()), int(tgt.max()))) + 1
+    prop = propagate(source_features, target_features, src_t, k=k, temperature=temperature, metric=metric,
+                     radius=radius, n_classes=n_classes, chunk_size=chunk_size)
+    if tuple(tgt.shape) != tuple(prop.probs.shape[1:]):
+        raise ValueError(f"target_labels has shape {tuple(tgt.shape)} but the target feature grid is "
+                         f"{tuple(prop.probs.shape[1:])}")
+    tgt = tgt.to(prop.probs.device).long()
+    agree = prop.probs.gather(0, tgt[None]).squeeze(0)
+    score = (1.0 - agree).clamp(0.0, 1.0)
+    return LabelNoiseResult(score=score, threshold=threshold,
+                            params={**prop.params, "method": "temporal feature affinity label agreement (TFAL)",
+                                    "threshold": threshold})

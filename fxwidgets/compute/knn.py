@@ -1,0 +1,280 @@
+"""k nearest neighbours without the N x M matrix: row tiles of the affinity, each cut to its top k.
+
+The metrics are those of :mod:`fxwidgets.compute.affinity` (the same prepared operands and the same
+``affinity_tile``), so a k-NN list is exactly the top k of a row of ``fx.affinity(X, Y, metric)``. Only one
+tile of ``chunk_size x M`` affinities exists at a time: memory is O(N k + chunk_size M).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from .._validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands
+
+
+# The affinity module's preparation without its dense-matrix memory check: a k-NN search never forms it.
+prepare = prepare_operands
+
+
+@dataclass
+class KnnPlan:
+    affinity: AffinityPlan
+    k: int
+    exclude_self: bool
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.affinity.shape[0]
+
+
+@dataclass
+class KnnTile:
+    row_start: int
+    row_stop: int
+    indices: torch.Tensor
+    values: torch.Tensor
+    n_rows: int
+
+    @property
+    def progress(self) -> float:
+        return self.row_stop / self.n_rows
+
+
+def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bool | None = None,
+             bandwidth: float | None = None, chunk_size: int | None = None) -> KnnPlan:
+    """Validate everything and prepare the operands; raises before any search starts."""
+    metric = check_choice(metric, "metric", METRICS)
+    k = check_positive_int(k, "k", allow_none=False)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    bandwidth = check_positive_float(bandwidth, "bandwidth")
+    if bandwidth is not None and metric != "rbf":
+        raise ValueError(f"bandwidth only applies to metric='rbf', not {metric!r}")
+    x = as_matrix(X, "X")
+    y = None if Y is None else as_matrix(Y, "Y", device=x.device)
+    if y is not None and x.shape[1] != y.shape[1]:
+        raise ValueError(f"X has {x.shape[1]} features per row but Y has {y.shape[1]}; they must match")
+    if exclude_self is None:
+        exclude_self = y is None
+    if exclude_self and y is not None:
+        raise ValueError("exclude_self=True needs Y=None (a row can only be its own neighbour within X)")
+    m = x.shape[0] if y is None else y.shape[0]
+    available = m - (1 if exclude_self else 0)
+    if k > available:
+        raise ValueError(f"k={k} but each row has only {available} candidate neighbour(s)"
+                         + (" (itself excluded)" if exclude_self else ""))
+    plan = prepare(x, y, metric, bandwidth=bandwidth, chunk_size=chunk_size)
+    params = dict(plan.params)
+    params.update({"k": k, "exclude_self": bool(exclude_self),
+                   "memory": "O(n k + chunk_size m): one chunk_size x m tile of affinities at a time"})
+    return KnnPlan(affinity=plan, k=k, exclude_self=bool(exclude_self), params=params)
+
+
+def knn_tile(plan: KnnPlan, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k neighbours (largest affinity first) of rows ``start:stop``."""
+    tile = affinity_tile(plan.affinity, start, stop)
+    if plan.exclude_self:
+        rows = torch.arange(start, stop, device=tile.device)
+        tile[rows - start, rows] = -torch.inf
+    values, indices = torch.topk(tile, plan.k, dim=1, largest=True, sorted=True)
+    return indices, values
+
+
+def iter_knn(plan: KnnPlan) -> Iterator[KnnTile]:
+    n = plan.n
+    step = plan.affinity.chunk_size
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        idx, val = knn_tile(plan, start, stop)
+        yield KnnTile(start, stop, idx, val, n)
+
+
+class KnnAccumulator:
+    def __init__(self, plan: KnnPlan) -> None:
+        self.plan = plan
+        a = plan.affinity
+        self.indices = torch.empty((plan.n, plan.k), dtype=torch.int64, device=a.device)
+        self.values = torch.empty((plan.n, plan.k), dtype=a.dtype, device=a.device)
+        self.rows_done = 0
+
+    def add(self, tile: KnnTile) -> None:
+        self.indices[tile.row_start:tile.row_stop] = tile.indices
+        self.values[tile.row_start:tile.row_stop] = tile.values
+        self.rows_done = max(self.rows_done, tile.row_stop)
+
+    def result(self) -> "KnnResult":
+        if self.rows_done < self.plan.n:
+            raise RuntimeError(f"k-NN is incomplete: {self.rows_done} of {self.plan.n} rows")
+        return KnnResult(indices=self.indices, values=self.values, metric=self.plan.affinity.metric,
+                         n_cols=self.plan.affinity.shape[1], params=dict(self.plan.params))
+
+
+@dataclass
+class KnnResult:
+    """``indices[i]`` are the k rows of Y (or X) with the largest affinity to row i, best first; ``values[i]``
+    their affinities."""
+
+    indices: torch.Tensor
+    values: torch.Tensor
+    metric: str
+    n_cols: int
+    params: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return self.indices.shape[1]
+
+    @property
+    def n(self) -> int:
+        return self.indices.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.indices.device
+
+    def numpy(self):
+        return self.indices.cpu().numpy(), self.values.detach().cpu().numpy()
+
+    def to_dict(self) -> dict:
+        idx, val = self.numpy()
+        return {"metric": self.metric, "params": dict(self.params), "indices": idx, "values": val}
+
+    def softmax(self, temperature: float = 1.0) -> torch.Tensor:
+        """Row softmax of the k affinities at ``temperature``: weights that sum to 1 per row."""
+        return knn_softmax(self, temperature)
+
+    def mutual(self) -> torch.Tensor:
+        """(n, k) boolean: ``indices[i, j]`` has i among its own k neighbours (needs a square k-NN)."""
+        return mutual_mask(self)
+
+    def graph(self, *, symmetrize: str = "max", weights: str = "affinity", temperature: float = 1.0) -> torch.Tensor:
+        """The sparse k-NN affinity graph (see :func:`knn_graph`)."""
+        return knn_graph(self, symmetrize=symmetrize, weights=weights, temperature=temperature)
+
+    def __repr__(self) -> str:
+        return f"KnnResult(metric={self.metric!r}, n={self.n}, k={self.k}, device={self.device}, params={self.params})"
+
+
+def knn(X, k: int = 10, metric: str = "cosine", *, Y=None, exclude_self: bool | None = None,
+        bandwidth: float | None = None, chunk_size: int | None = None, stream: bool = False):
+    """The k rows of ``Y`` (default: rows of ``X``, each row excluding itself) with the largest affinity to each
+    row of ``X``, best first.
+
+    Parameters
+    ----------
+    X, Y:
+        (n, d) and (m, d) tensors or arrays (``Y`` by keyword); the result lives on X's device.
+    k:
+        Neighbours per row (at most m, or m - 1 when a row's own index is excluded).
+    metric:
+        Any metric of :func:`fxwidgets.affinity` (``cosine``, ``dot``, ``rbf``, ``neg_sq_euclidean``,
+        ``pearson``); "nearest" means "largest affinity" (so smallest distance for ``neg_sq_euclidean``).
+    exclude_self:
+        Default: True when ``Y`` is None (a row is not its own neighbour), False otherwise.
+    chunk_size:
+        Rows per tile, the memory knob: one ``chunk_size x m`` tile of affinities exists at a time, so memory is
+        O(n k + chunk_size m) whatever n. Default: tiles of about 32 MiB.
+    stream:
+        ``True`` runs the tiles in a background :class:`~fxwidgets.runtime.Job` (cancellable; ``job.result()``
+        waits for the :class:`KnnResult`).
+
+    Every input problem raises before the search starts. Ties between equal affinities are broken as
+    ``torch.topk`` breaks them.
+    """
+    plan = plan_knn(X, Y, k, metric, exclude_self=exclude_self, bandwidth=bandwidth, chunk_size=chunk_size)
+    acc = KnnAccumulator(plan)
+    if stream:
+        from ..runtime import Job
+
+        return Job(iter_knn(plan), acc, name=f"{plan.affinity.metric}-knn", params=plan.params)
+    for tile in iter_knn(plan):
+        acc.add(tile)
+    return acc.result()
+
+
+def knn_softmax(result: KnnResult, temperature: float = 1.0) -> torch.Tensor:
+    temperature = check_positive_float(temperature, "temperature", allow_none=False)
+    return torch.softmax(result.values / temperature, dim=1)
+
+
+def _check_square(result: KnnResult, what: str) -> None:
+    if result.n_cols != result.n:
+        raise ValueError(f"{what} needs a k-NN of X with itself (Y=None); this one is {result.n} x {result.n_cols}")
+
+
+def mutual_mask(result: KnnResult) -> torch.Tensor:
+    _check_square(result, "mutual neighbours")
+    n, k = result.indices.shape
+    rows = torch.arange(n, device=result.device)[:, None].expand(n, k)
+    back = result.indices[result.indices]  # (n, k, k): the neighbours of each neighbour
+    return (back == rows[:, :, None]).any(dim=2)
+
+
+def mutual_nn(X, Y=None, k: int = 1, metric: str = "cosine", *, chunk_size: int | None = None) -> torch.Tensor:
+    """Mutual k-nearest-neighbour pairs ``(i, j)`` as a (P, 2) int64 tensor: j is among the k best of X[i] in Y
+    and i among the k best of Y[j] in X. With ``Y=None``: pairs within X (i != j), each listed once (i < j)."""
+    if Y is None:
+        r = knn(X, k, metric, chunk_size=chunk_size)
+        keep = mutual_mask(r)
+        rows = torch.arange(r.n, device=r.device)[:, None].expand_as(r.indices)
+        pairs = torch.stack([rows[keep], r.indices[keep]], dim=1)
+        return pairs[pairs[:, 0] < pairs[:, 1]]
+    fwd = knn(X, k, metric, Y=Y, chunk_size=chunk_size)
+    bwd = knn(Y, k, metric, Y=X, chunk_size=chunk_size)
+    n, m = fwd.n, bwd.n
+    rows = torch.arange(n, device=fwd.device)[:, None].expand_as(fwd.indices)
+    key_f = rows * m + fwd.indices
+    cols = torch.arange(m, device=bwd.device)[:, None].expand_as(bwd.indices)
+    key_b = bwd.indices * m + cols
+    hit = torch.isin(key_f, key_b)
+    return torch.stack([rows[hit], fwd.indices[hit]], dim=1)
+
+
+SYMMETRIZE = ("max", "mean", "mutual", "none")
+WEIGHTS = ("affinity", "binary", "softmax")
+
+
+def knn_graph(result: KnnResult, *, symmetrize: str = "max", weights: str = "affinity",
+              temperature: float = 1.0) -> torch.Tensor:
+    """The k-NN affinity graph as a coalesced (n, n) ``torch.sparse_coo_tensor``.
+
+    ``weights``: the affinities themselves, 1 for every edge, or the row softmax at ``temperature``.
+    ``symmetrize``: ``max`` (edge if either end lists the other; weight the larger), ``mean`` ((W + Wᵀ)/2),
+    ``mutual`` (edge only if both ends list each other; weight the smaller), ``none`` (the directed graph).
+    """
+    _check_square(result, "a k-NN graph")
+    symmetrize = check_choice(symmetrize, "symmetrize", SYMMETRIZE)
+    weights = check_choice(weights, "weights", WEIGHTS)
+    n, k = result.indices.shape
+    if weights == "affinity":
+        w = result.values
+    elif weights == "binary":
+        w = torch.ones_like(result.values)
+    else:
+        w = knn_softmax(result, temperature)
+    rows = torch.arange(n, device=result.device)[:, None].expand(n, k).reshape(-1)
+    cols = result.indices.reshape(-1)
+    w = w.reshape(-1)
+    if symmetrize == "none":
+        return torch.sparse_coo_tensor(torch.stack([rows, cols]), w, (n, n), check_invariants=True).coalesce()
+    if symmetrize == "mean":
+        both = torch.sparse_coo_tensor(torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),
+                                       torch.cat([w, w]) / 2, (n, n), check_invariants=True)
+        return both.coalesce()
+    # max / mutual: reduce duplicates of each undirected key with amax / amin, keeping counts for mutual
+    r2, c2, w2 = torch.cat([rows, cols]), torch.cat([cols, rows]), torch.cat([w, w])
+    key = r2 * n + c2
+    uniq, inv = torch.unique(key, return_inverse=True)
+    reduce = "amax" if symmetrize == "max" else "amin"
+    init = torch.full((uniq.numel(),), -torch.inf if reduce == "amax" else torch.inf, dtype=w2.dtype, device=w2.device)
+    vals = init.scatter_reduce(0, inv, w2, reduce=reduce, include_self=True)
+    if symmetrize == "mutual":
+        count = torch.zeros(uniq.numel(), dtype=torch.int64, device=w2.device).scatter_add_(0, inv, torch.ones_like(inv))
+        keep = count >= 2  # listed from both ends
+        uniq, vals = uniq[keep], vals[keep]
+    idx = torch.stack([uniq // n, uniq % n])
+    return torch.sparse_coo_tensor(idx, vals, (n, n), check_invariants=True).coalesce()

@@ -1,0 +1,211 @@
+"""ZoomHeatmap: an N x N affinity matrix, never formed, shown at every zoom level from tiles computed on demand."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import traitlets
+
+from .._validate import as_matrix, check_choice, check_positive_int
+from ..compute.affinity import METRICS
+from ..compute.knn import prepare
+from ..compute.zoom import BlockPyramid
+from ..results import default_style
+from .base import StreamingWidget, bundle
+from .heatmap import COLORMAPS
+
+ORDERS = ("given", "labels", "cluster", "spectral")
+
+#: Cells per tile side: 256 x 256 float32 = 256 KiB per tile message, a few tiles fill a 512 px view.
+TILE = 256
+
+#: Most group boundaries sent to the view (lines between label/cluster groups).
+MAX_BOUNDARIES = 512
+
+
+def _order_from(kind: str, x: torch.Tensor, plan, labels, n_clusters: int, seed: int) -> tuple[torch.Tensor, list[int], dict]:
+    n = x.shape[0]
+    info: dict = {"order": kind}
+    if kind == "given":
+        return torch.arange(n), [], info
+    if kind == "labels":
+        codes = np.unique(np.asarray(labels), return_inverse=True)[1].reshape(-1)
+        order = np.argsort(codes, kind="stable")
+        groups = codes[order]
+    elif kind == "cluster":
+        from ..compute.graph import kmeans
+
+        lab, inertia = kmeans(plan.left, n_clusters, seed=seed, n_init=1, max_iter=25)
+        lab = lab.cpu().numpy()
+        order = np.argsort(lab, kind="stable")
+        groups = lab[order]
+        info.update({"n_clusters": n_clusters, "clusters": "k-means on the prepared rows (k-means++, seeded)",
+                     "seed": seed, "inertia": inertia})
+        info["cluster_labels"] = lab
+    else:  # spectral
+        from ..compute.graph import spectral_order
+        from ..compute.knn import knn
+
+        k = min(10, n - 1)
+        g = knn(x, k=k, metric="rbf").graph(symmetrize="max")
+        res = spectral_order(g, seed=seed)
+        order = res.values.cpu().numpy()
+        info.update({"spectral": f"Fiedler vector of the symmetric {k}-NN RBF graph", "seed": seed})
+        return torch.as_tensor(order), [], info
+    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    return torch.as_tensor(order), change[:MAX_BOUNDARIES].tolist(), info
+
+
+class ZoomHeatmap(StreamingWidget):
+    """The affinity of X with itself at any zoom: tiles of block means computed by the kernel on request.
+
+    Wheel or the +/- buttons zoom, a drag pans, a shift-drag (or a drag in "select" mode) selects a block, whose
+    row and column indices (of X) are :attr:`selected_rows` / :attr:`selected_cols`.
+
+    Parameters
+    ----------
+    X:
+        (n, d) rows; the matrix shown is ``affinity(X, X, metric)``, never formed (memory O(n d) for the block
+        means of all levels together).
+    metric:
+        As :func:`fxwidgets.affinity`. Exact at every level for ``dot``, ``cosine``, ``pearson`` and
+        ``neg_sq_euclidean``; for ``rbf`` coarse cells are seeded sample means (``samples``² entries per block).
+    labels, order:
+        Row order: by ``labels`` (default when given), ``"cluster"`` (k-means, ``n_clusters``), ``"spectral"``
+        (Fiedler vector of a 10-NN RBF graph: costs a k-NN search, O(n² d)), or a permutation of 0..n-1.
+    tile_size:
+        Cells per tile side (256: a 256 KiB float32 message).
+    """
+
+    _esm = bundle("zoom_heatmap")
+
+    n = traitlets.Int(0).tag(sync=True)
+    tile_size = traitlets.Int(TILE).tag(sync=True)
+    levels = traitlets.Int(1).tag(sync=True)
+    metric = traitlets.Unicode("cosine").tag(sync=True)
+    estimate = traitlets.Unicode("").tag(sync=True)
+    order = traitlets.Unicode("given").tag(sync=True)
+    boundaries = traitlets.List(traitlets.Int()).tag(sync=True)
+    cmap = traitlets.Unicode("viridis").tag(sync=True)
+    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
+    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    #: [first row, first col, rows shown] of the visible window, in ordered coordinates (the view writes it)
+    viewport = traitlets.List(traitlets.Float(), [0.0, 0.0, 0.0]).tag(sync=True)
+    #: {"r0", "r1", "c0", "c1"}: half-open ranges of ordered rows/cols (the view writes it)
+    selection = traitlets.Dict({}).tag(sync=True)
+
+    def __init__(self, X: Any, metric: str = "cosine", *, labels: Sequence[Any] | None = None,
+                 order: str | Sequence[int] | None = None, n_clusters: int = 10, bandwidth: float | None = None,
+                 cmap: str | None = None, vmin: float | None = None, vmax: float | None = None, title: str = "",
+                 tile_size: int = TILE, samples: int = 4, seed: int = 0) -> None:
+        metric = check_choice(metric, "metric", METRICS)
+        x = as_matrix(X, "X")
+        n = x.shape[0]
+        tile_size = check_positive_int(tile_size, "tile_size", allow_none=False)
+        n_clusters = check_positive_int(n_clusters, "n_clusters", allow_none=False)
+        samples = check_positive_int(samples, "samples", allow_none=False)
+        if labels is not None:
+            labels = list(labels.tolist() if hasattr(labels, "tolist") else labels)
+            if len(labels) != n:
+                raise ValueError(f"labels has {len(labels)} entries but X has {n} rows")
+        plan = prepare(x, None, metric, bandwidth=bandwidth, chunk_size=None)
+        if order is None:
+            kind = "labels" if labels is not None else "given"
+        elif isinstance(order, str):
+            kind = check_choice(order, "order", ORDERS)
+            if kind == "labels" and labels is None:
+                raise ValueError("order='labels' needs labels=")
+            if kind == "cluster" and n_clusters > n:
+                raise ValueError(f"n_clusters={n_clusters} is more than the {n} rows")
+        else:
+            kind = "permutation"
+        if kind == "permutation":
+            perm = np.asarray(order)
+            if perm.shape != (n,) or perm.dtype.kind not in "iu" or not np.array_equal(np.sort(perm), np.arange(n)):
+                raise ValueError(f"order must be 'given', 'labels', 'cluster', 'spectral' or a permutation of 0..{n - 1}")
+            perm_t, bounds, info = torch.as_tensor(perm), [], {"order": "permutation"}
+        else:
+            perm_t, bounds, info = _order_from(kind, x, plan, labels, n_clusters, seed)
+        self.cluster_labels = info.pop("cluster_labels", None)
+        self.pyramid = BlockPyramid(plan, perm_t, tile=tile_size, samples=samples, seed=seed)
+        nonneg = metric == "cosine" and bool((x >= 0).all())
+        style = default_style(metric, nonnegative=nonneg)
+        super().__init__(n=n, tile_size=tile_size, levels=self.pyramid.levels, metric=metric,
+                         estimate=self.pyramid.estimate, order=info["order"], boundaries=bounds,
+                         cmap=cmap or style["cmap"], vmin=style["vmin"] if vmin is None else vmin,
+                         vmax=style["vmax"] if vmax is None else vmax, title=title,
+                         viewport=[0.0, 0.0, float(n)])
+        self.params = {**plan.params, **info, "tile_size": tile_size, "estimate": self.pyramid.estimate}
+        self.order_indices = perm_t.cpu().numpy()
+        self.labels = labels
+        self.status, self.progress = "done", 1.0
+        self.served: list[tuple[int, int, int]] = []
+        self._served_lock = threading.Lock()
+        self.rpc.register("tile", self._rpc_tile)
+        self.rpc.register("cell", self._rpc_cell)
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal: Any) -> str:
+        if proposal["value"] not in COLORMAPS:
+            raise traitlets.TraitError(f"cmap must be one of {', '.join(COLORMAPS)}; got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("selection")
+    def _valid_selection(self, proposal: Any) -> dict:
+        sel = proposal["value"]
+        if sel == {}:
+            return sel
+        if not isinstance(sel, dict) or set(sel) != {"r0", "r1", "c0", "c1"}:
+            raise traitlets.TraitError(f"selection must be {{'r0', 'r1', 'c0', 'c1'}} (half-open), got {sel!r}")
+        out = {}
+        for key in ("r0", "r1", "c0", "c1"):
+            v = sel[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= self.n:
+                raise traitlets.TraitError(f"selection[{key!r}] must be an integer in 0..{self.n}, got {v!r}")
+            out[key] = v
+        if out["r0"] >= out["r1"] or out["c0"] >= out["c1"]:
+            raise traitlets.TraitError(f"selection ranges must be non-empty, got {sel!r}")
+        return out
+
+    # -- requests from the view --------------------------------------------------------------------
+    def _rpc_tile(self, args: dict) -> dict:
+        out = self.pyramid.compute(args.get("level"), args.get("ti"), args.get("tj"))
+        with self._served_lock:
+            self.served.append((out["level"], out["ti"], out["tj"]))
+        return out
+
+    def _rpc_cell(self, args: dict) -> dict:
+        row, col = args.get("row"), args.get("col")
+        for name, v in (("row", row), ("col", col)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < self.n:
+                raise ValueError(f"{name} must be an integer in 0..{self.n - 1}, got {v!r}")
+        i, j = int(self.order_indices[row]), int(self.order_indices[col])
+        out = {"row": row, "col": col, "i": i, "j": j, "value": self.pyramid.value(row, col)}
+        if self.labels is not None:
+            out["row_label"], out["col_label"] = str(self.labels[i]), str(self.labels[j])
+        return out
+
+    # -- Python side -------------------------------------------------------------------------------
+    @property
+    def tiles_served(self) -> int:
+        with self._served_lock:
+            return len(self.served)
+
+    @property
+    def selected_rows(self) -> np.ndarray:
+        """Indices (rows of X) of the selected block's rows."""
+        s = self.selection
+        return self.order_indices[s["r0"]:s["r1"]].copy() if s else np.zeros(0, dtype=np.int64)
+
+    @property
+    def selected_cols(self) -> np.ndarray:
+        s = self.selection
+        return self.order_indices[s["c0"]:s["c1"]].copy() if s else np.zeros(0, dtype=np.int64)
+
+    def tile(self, level: int, ti: int, tj: int) -> np.ndarray:
+        """What the view draws for tile (ti, tj) of ``level``: block means of 2**level x 2**level entries."""
+        return self.pyramid.compute(level, ti, tj)["values"].numpy()
