@@ -1,0 +1,247 @@
+"""Attributions: fxwidgets against Captum and shap on the same inputs, model, dtype (float32) and device.
+
+Warm-up excluded; repeated runs interleaved between contenders, best run reported (on a shared CPU the
+minimum is the least disturbed measurement; section 2 reports medians). Printed ratios (> 1 means fxwidgets is faster):
+
+1. Integrated Gradients vs Captum: same model, n_steps, quadrature (Gauss-Legendre) and rows per pass
+   (chunk_size == internal_batch_size); outputs must agree.
+2. Shapley at equal error: an MLP on 12 features (exact Shapley by enumerating 2^12 coalitions is the truth);
+   every estimator's budget is doubled until mean |phi - phi_exact| <= tol * mean |f(x) - f(b)|; the time at that
+   budget is compared. fxwidgets permutation sampling (antithetic) and KernelSHAP against Captum
+   ShapleyValueSampling / KernelShap and shap PermutationExplainer / KernelExplainer (calling the same torch
+   model through a numpy wrapper, as shap's model-agnostic explainers must).
+3. Occlusion vs Captum: same window, stride, baseline and rows per pass; outputs must agree.
+4. Overhead over the model passes a method cannot avoid: IG against bare chunked forward+backward passes over
+   the same interpolated rows; occlusion against bare chunked forward passes over the same occluded rows.
+
+Scaled to run in about a minute on a 2-core CPU (--scale 2 or more for bigger problems; anchors-compute.md
+section 13 describes the GPU-sized protocol: ResNet-50, 16 x 3 x 224 x 224, 16 features x 256 rows).
+Captum and shap: `pip install captum shap` (captum is also in the `test` extra); missing anchors are skipped
+with a message.
+
+Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale 1] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+
+import fxwidgets as fx
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def timed_many(fns: dict, repeats: int) -> dict:
+    """Best (minimum) seconds of each function, the runs interleaved (fx, bare, anchor, fx, ...) so that load from
+    other processes on a shared CPU falls on all of them alike; the minimum is the least disturbed run."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
+
+
+def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(channels, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(width * 16, n_out)).eval()
+
+
+def bench_ig(args, captum_attr) -> None:
+    net = cnn()
+    B, S = 8 * args.scale, 32
+    x = torch.randn(B, 3, S, S)
+    steps, chunk = 32, 64
+    print(f"\n1. Integrated Gradients: CNN, {B} x 3 x {S} x {S}, n_steps={steps}, gausslegendre, {chunk} rows per pass")
+    alphas = torch.rand(B * steps, 1, 1, 1)
+    rows = (alphas * x.repeat(steps, 1, 1, 1))
+
+    # the passes IG cannot avoid: forward + backward over the same B*n_steps interpolated rows, in the same
+    # chunks, plus f(x) and f(baseline)
+    def bare():
+        with torch.no_grad():  # f(x) and f(baseline): the completeness gap every IG result reports
+            net(x)
+            net(torch.zeros_like(x))
+        for a in range(0, rows.shape[0], chunk):
+            r = rows[a:a + chunk].clone().requires_grad_(True)
+            torch.autograd.grad(net(r)[:, 3].sum(), r)
+
+    fns = {"fx": lambda: fx.attribute(net, x, target=3, method="integrated_gradients", n_steps=steps, chunk_size=chunk),
+           "bare": bare}
+    if captum_attr is not None:
+        ig = captum_attr.IntegratedGradients(net)
+        fns["captum"] = lambda: ig.attribute(x, target=3, n_steps=steps, method="gausslegendre", internal_batch_size=chunk)
+    t = timed_many(fns, args.repeats)
+    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
+          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    if captum_attr is not None:
+        ours = fns["fx"]().values
+        theirs = fns["captum"]()
+        diff = float((ours - theirs).abs().max() / theirs.abs().max())
+        print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
+              f"max rel. difference {diff:.1e}")
+
+
+def shapley_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
+    return float((phi - exact).abs().mean())
+
+
+def first_budget(run, exact, target_err, budgets):
+    """Smallest budget whose error is under target; returns (budget, error, seconds) or None."""
+    for b in budgets:
+        t0 = time.perf_counter()
+        phi = run(b)
+        dt = time.perf_counter() - t0
+        err = shapley_error(phi, exact)
+        if err <= target_err:
+            return b, err, dt
+    return None
+
+
+def bench_shapley(args, captum_attr, shap) -> None:
+    n, rows = 12, 4 * args.scale
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(n, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+                              torch.nn.Linear(64, 1)).eval()
+    x = torch.randn(rows, n)
+    b = torch.zeros(n)
+    t0 = time.perf_counter()
+    exact = fx.attribute(mlp, x, method="shapley_exact", baseline=b).features
+    t_exact = time.perf_counter() - t0
+    with torch.no_grad():
+        scale = float((mlp(x) - mlp(b[None])).abs().mean())
+    target = args.tol * scale
+    print(f"\n2. Shapley at equal error: MLP on {n} features, {rows} rows, baseline 0; exact (2^{n} coalitions) "
+          f"{t_exact * 1e3:.0f} ms; target mean |error| <= {args.tol} x mean |f(x) - f(b)| = {target:.2e}")
+    perms = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    samples = [64, 128, 256, 512, 1024, 2048, 4094]
+    runs = {
+        "fx shapley_permutation": (lambda k: fx.attribute(mlp, x, method="shapley_permutation", baseline=b,
+                                                          n_permutations=k, seed=1).features, perms),
+        "fx kernel_shap": (lambda k: fx.attribute(mlp, x, method="kernel_shap", baseline=b, n_samples=k,
+                                                  seed=1).features, samples),
+    }
+    if captum_attr is not None:
+        f1 = lambda z: mlp(z)[:, 0]
+        svs, ks = captum_attr.ShapleyValueSampling(f1), captum_attr.KernelShap(f1)
+        runs["Captum ShapleyValueSampling"] = (lambda k: svs.attribute(x, baselines=b[None], n_samples=k,
+                                                                       perturbations_per_eval=64), perms)
+        runs["Captum KernelShap"] = (lambda k: torch.cat([ks.attribute(x[i:i + 1], baselines=b[None], n_samples=k,
+                                                                       perturbations_per_eval=64) for i in range(rows)]),
+                                     samples)
+    if shap is not None:
+        def f_np(z):
+            with torch.no_grad():
+                return mlp(torch.as_tensor(z, dtype=torch.float32))[:, 0].numpy()
+
+        bg = np.zeros((1, n), dtype=np.float32)
+        masker = shap.maskers.Independent(bg)
+
+        def shap_perm(k):
+            ex = shap.PermutationExplainer(f_np, masker)
+            return torch.as_tensor(ex(x.numpy(), max_evals=k * (2 * n + 1), silent=True).values, dtype=torch.float32)
+
+        def shap_kernel(k):
+            ex = shap.KernelExplainer(f_np, bg)
+            return torch.as_tensor(np.asarray(ex.shap_values(x.numpy(), nsamples=k, l1_reg=False, silent=True)),
+                                   dtype=torch.float32)
+
+        runs["shap PermutationExplainer"] = (shap_perm, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+        runs["shap KernelExplainer"] = (shap_kernel, samples)
+    found = {}
+    for name, (run, budgets) in runs.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hit = first_budget(run, exact, target, budgets)
+        if hit is None:
+            print(f"   {name:30s} did not reach the target within budget {budgets[-1]}")
+            continue
+        k, err, _ = hit
+        t = timed(lambda: run(k), max(1, args.repeats // 2))
+        found[name] = t
+        print(f"   {name:30s} budget {k:5d}   error {err:.2e}   {t * 1e3:9.1f} ms")
+    for ours in ("fx shapley_permutation", "fx kernel_shap"):
+        for theirs in found:
+            if ours in found and not theirs.startswith("fx"):
+                print(f"   ratio {theirs} / {ours}: {found[theirs] / found[ours]:6.2f}x")
+
+
+def bench_occlusion(args, captum_attr) -> None:
+    net = cnn()
+    B, S = 4 * args.scale, 32
+    x = torch.randn(B, 3, S, S)
+    win, stride, chunk = (3, 8, 8), (3, 4, 4), 64
+    print(f"\n3. Occlusion: CNN, {B} x 3 x {S} x {S}, window {win}, stride {stride}, {chunk} rows per pass")
+    from fxwidgets.compute.attribution.perturbation import window_starts
+
+    n_win = len(window_starts((3, S, S), win, stride))
+    rows = x.repeat(n_win, 1, 1, 1)
+
+    def bare():  # f(x) and one forward pass per occluded copy, in the same chunks
+        with torch.no_grad():
+            net(x)
+            for a in range(0, rows.shape[0], chunk):
+                net(rows[a:a + chunk])
+
+    fns = {"fx": lambda: fx.attribute(net, x, target=1, method="occlusion", sliding_window=win, strides=stride,
+                                      chunk_size=chunk), "bare": bare}
+    if captum_attr is not None:
+        occ = captum_attr.Occlusion(net)
+        fns["captum"] = lambda: occ.attribute(x, sliding_window_shapes=win, strides=stride, target=1,
+                                              perturbations_per_eval=max(1, chunk // B))
+    t = timed_many(fns, args.repeats)
+    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
+          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    if captum_attr is not None:
+        diff = float((fns["fx"]().values - fns["captum"]()).abs().max())
+        print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
+              f"max abs. difference {diff:.1e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tol", type=float, default=0.001)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads for every contender (1 gives stable numbers on a shared machine)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        import captum.attr as captum_attr
+    except ImportError:
+        captum_attr = None
+        print("captum is not installed (pip install captum): Captum comparisons skipped")
+    try:
+        import shap
+    except ImportError:
+        shap = None
+        print("shap is not installed (pip install shap): shap comparisons skipped")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
+    bench_ig(args, captum_attr)
+    bench_shapley(args, captum_attr, shap)
+    bench_occlusion(args, captum_attr)
+
+
+if __name__ == "__main__":
+    main()

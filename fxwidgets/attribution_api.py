@@ -1,0 +1,71 @@
+"""``fx.attribute``: one call for every attribution method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .attribution_results import AttributionResult
+from .compute.attribution import (
+    AttributionAccumulator,
+    iter_attribution,
+    plan_attribution,
+)
+from .runtime import Job
+
+
+def _attribution_view(job: Job, **kwargs: Any):
+    from .widgets.attribution import AttributionView
+
+    return AttributionView(job=job, **kwargs)
+
+
+def attribute(
+    model: Any,
+    inputs: Any,
+    *,
+    target: Any = None,
+    method: str = "integrated_gradients",
+    chunk_size: int | None = None,
+    seed: int | None = None,
+    stream: bool = False,
+    **params: Any,
+) -> AttributionResult | Job:
+    """Attribute ``model``'s output for ``inputs`` (batch first) to the input features.
+
+    Parameters
+    ----------
+    model:
+        A ``torch.nn.Module`` or callable returning ``(batch, n_outputs)`` (or ``(batch,)``). Its mode
+        (``eval()``/``train()``) is left as it is. The attributions are computed on the model's device;
+        the inputs must already be there.
+    target:
+        The output index to explain: an int, or one per input row. Required when the model has several outputs.
+    method:
+        ``saliency`` (``abs``), ``input_x_gradient``, ``integrated_gradients`` (``baseline``, ``n_steps``,
+        ``rule`` in riemann_left/right/middle/trapezoid, gausslegendre), ``smoothgrad``/``vargrad``
+        (``n_samples``, ``stdev``, ``base``, ``noise``), ``gradient_shap`` (``baselines``, ``n_samples``,
+        ``stdev``), ``grad_cam`` (``layer``, ``relu``, ``upsample``), ``occlusion`` (``sliding_window``,
+        ``strides``, ``baseline``), ``feature_ablation`` (``feature_mask``, ``baseline``), ``shapley_exact``
+        (``feature_mask``, ``baseline``, ``interactions``), ``shapley_permutation`` (``n_permutations``,
+        ``antithetic``), ``kernel_shap`` (``n_samples``), ``concepts`` (Deep Feature Factorization: ``layer``,
+        ``n_concepts``, ``n_iter``).
+    chunk_size:
+        The one memory knob: model rows per forward/backward pass. Chunking never changes the answer.
+    seed:
+        For the sampling methods (default 0); recorded in the result.
+    stream:
+        ``True`` starts a background :class:`~fxwidgets.runtime.Job` and returns it: ``job.show()`` is an
+        :class:`AttributionView` that converges live with a Cancel button; ``job.result()`` waits.
+
+    Bad input (a target out of range, inputs on another device than the model, a baseline of the wrong shape,
+    a feature mask that does not cover the input, an unknown parameter) raises before any long work starts.
+    """
+    plan = plan_attribution(model, inputs, target=target, method=method, chunk_size=chunk_size, seed=seed, **params)
+    plan.extra["call_params"] = dict(params)  # what a view needs to run the same method for another target
+    accumulator = AttributionAccumulator(plan)
+    if stream:
+        return Job(iter_attribution(plan), accumulator, name=plan.method, view_factory=_attribution_view,
+                   params=plan.params)
+    for step in iter_attribution(plan):
+        accumulator.add(step)
+    return accumulator.result()
