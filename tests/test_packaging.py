@@ -16,9 +16,12 @@ def test_wheel_contains_the_built_bundles(tmp_path):
                    check=True, capture_output=True, timeout=600)
     (wheel,) = tmp_path.glob("fxwidgets-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    bundle = "fxwidgets/static/affinity_heatmap.js"
-    assert bundle in names
-    assert zipfile.ZipFile(wheel).getinfo(bundle).file_size > 1000
+    views = sorted(p.stem for p in (ROOT / "js").glob("*.ts"))
+    assert "affinity_heatmap" in views
+    for view in views:  # every view's bundle, each a real build
+        bundle = f"fxwidgets/static/{view}.js"
+        assert bundle in names, bundle
+        assert zipfile.ZipFile(wheel).getinfo(bundle).file_size > 1000
     assert not any(n.startswith(("js/", "tests/", "node_modules/")) for n in names)
     assert "fxwidgets/compute/affinity.py" in names
 
