@@ -113,6 +113,23 @@ def test_an_exception_in_the_worker_is_readable_and_raised_by_result():
         job.result()
 
 
+def test_listeners_see_the_job_finished_when_it_ends():
+    seen = []
+
+    class Watcher:
+        def on_item(self, job, item):
+            seen.append(("item", job.finished))
+
+        def on_end(self, job):
+            seen.append(("end", job.finished, job.status))
+
+    job = slow_affinity_job(n=32, delay=0.0, chunk_size=16, start=False)
+    job.subscribe(Watcher())
+    job.start()
+    assert job.wait(10)
+    assert seen == [("item", False), ("item", False), ("end", True, "done")]
+
+
 def test_a_failing_listener_does_not_stop_the_job():
     class Broken:
         def on_item(self, job, item):

@@ -157,7 +157,9 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self._finished.is_set()
+        """The computation has ended (done, cancelled or failed). True already inside listeners' ``on_end``;
+        :meth:`wait` returns only after every ``on_end`` has run."""
+        return self.status in ("done", "cancelled", "error")
 
     def wait(self, timeout: float | None = None) -> bool:
         if not self._finished.wait(timeout):
