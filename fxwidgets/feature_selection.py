@@ -103,7 +103,8 @@ def select(X: Any, y: Any = None, method: str = "fisher", *, k: int | None = Non
 
     Methods: ``variance``, ``f_classif`` (ANOVA F), ``chi2``, ``pearson`` (|r|), ``fisher``, ``laplacian``
     (smaller is better), ``mi`` (k-NN estimator; ``discrete_features=True`` for counts), ``dcor``, ``mrmr``,
-    ``relieff``, ``inf_fs`` (``infFS.m`` v4.0 / ICCV 2015; supervised when y is given), ``ecfs``,
+    ``relieff``, ``inf_fs`` (``infFS.m`` v4.0 / ICCV 2015; supervised when y is given), ``ilfs`` (Infinite
+    Latent FS, ICCV 2017: PLSA relevance P(rel|f) on class-mean tokens, then Inf-FS paths; class labels), ``ecfs``,
     ``sequential_attention`` (= OMP for regression), ``stg`` (hard-concrete L0 gates), ``gumbel_gates``.
 
     ``stability=B`` adds the mean pairwise Kuncheva index and Jaccard of the top-k sets over B bootstrap
@@ -124,7 +125,7 @@ def select(X: Any, y: Any = None, method: str = "fisher", *, k: int | None = Non
     params_out = {k_: v for k_, v in plan.params.items() if not isinstance(v, torch.Tensor)}
     params_out.update({"task": plan.task, "seed": seed, "device": str(plan.x.device), "constant": constant,
                        "n_samples": int(plan.x.shape[0])})
-    for key in ("bandwidth", "r", "expected_l0", "final_loss"):
+    for key in ("bandwidth", "r", "expected_l0", "final_loss", "final_log_likelihood", "token_edge"):
         if isinstance(extra.get(key), float):
             params_out[key] = extra[key]
     return SelectionResult(scores=scores, ranking=ranking, k=kk, method=method,

@@ -280,6 +280,83 @@ def test_eigenvector_centrality_against_eigh_and_power_iteration(wine):
     assert torch.isfinite(r.scores).all() and (r.scores >= 0).all()
 
 
+# ---- ILFS (Roffo et al., ICCV 2017) ------------------------------------------------------------------------------
+def _ilfs_data():
+    """5 informative features (class-dependent means) at columns 3, 7, 11, 15, 19 among 15 pure-noise ones."""
+    rng = np.random.default_rng(15)
+    n = 400
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 20))
+    informative = [3, 7, 11, 15, 19]
+    X[:, informative] += np.outer(y, [1.0, 1.25, 1.5, 1.75, 2.0])
+    return X, y, informative
+
+
+def test_ilfs_em_log_likelihood_never_decreases():
+    rng = np.random.default_rng(16)
+    counts = torch.tensor(rng.poisson(rng.uniform(1, 30, size=(40, 6))), dtype=torch.float64)
+    p_tz, p_zf, trace = graph.plsa_em(counts, 2, n_iter=300, tol=0.0, seed=3)
+    assert len(trace) > 50  # it ran: the check below is not vacuous
+    steps = np.diff(trace)
+    assert steps.min() >= -1e-10 * abs(trace[-1]), steps.min()
+    assert trace[-1] > trace[0] + 1.0
+    np.testing.assert_allclose(p_tz.sum(0).numpy(), 1.0, rtol=1e-12)  # distributions over tokens
+    np.testing.assert_allclose(p_zf.sum(1).numpy(), 1.0, rtol=1e-12)  # over the two factors
+    model = p_zf @ p_tz.T
+    assert trace[-1] == pytest.approx(float((counts * model.log()).sum()), rel=1e-12)
+    X, y, _ = _ilfs_data()
+    ll = fx.select(X, y, "ilfs").extra["log_likelihood"]
+    assert len(ll) > 2 and np.diff(ll).min() >= -1e-10 * abs(ll[-1])
+
+
+def test_ilfs_rank_one_graph_closed_form():
+    rng = np.random.default_rng(17)
+    p = torch.tensor(rng.uniform(0.05, 1.0, 25))
+    s, r = graph.inf_fs_scores(p[:, None] * p[None, :])
+    pp = float(p @ p)
+    assert r == pytest.approx(0.9 / pp, rel=1e-12)  # lambda_max(p p^T) = |p|^2
+    np.testing.assert_allclose(s.numpy(), (p * p.sum() * r / (1 - r * pp)).numpy(), rtol=1e-8)
+    # and fx.select's ILFS scores are exactly that closed form of its own P(relevant | f)
+    X, y, _ = _ilfs_data()
+    res = fx.select(X, y, "ilfs")
+    q = res.extra["p_relevant"].double()
+    assert bool(((q > 0) & (q < 1)).all())
+    r = res.params["r"]
+    assert r == pytest.approx(0.9 / float(q @ q), rel=1e-10)
+    np.testing.assert_allclose(res.scores.numpy(), (q * q.sum() * r / (1 - r * float(q @ q))).numpy(), rtol=1e-8)
+
+
+def test_ilfs_ranks_the_informative_features_first():
+    X, y, informative = _ilfs_data()
+    r = fx.select(X, y, "ilfs", k=5)
+    assert sorted(r.selected.tolist()) == informative
+    p = r.extra["p_relevant"].numpy()
+    noise = np.setdiff1d(np.arange(20), informative)
+    assert p[informative].min() > p[noise].max()
+
+
+def test_ilfs_is_seeded_and_records_the_seed():
+    X, y, _ = _ilfs_data()
+    a = fx.select(X, y, "ilfs", seed=7)
+    b = fx.select(X, y, "ilfs", seed=7)
+    assert torch.equal(a.scores, b.scores) and a.extra["log_likelihood"] == b.extra["log_likelihood"]
+    assert a.params["seed"] == 7 and a.params["n_tokens"] == 6 and a.params["n_iter"] == 100
+    other = fx.select(X, y, "ilfs", seed=8)
+    assert other.extra["log_likelihood"][0] != a.extra["log_likelihood"][0]  # the seed sets the EM start
+
+
+def test_ilfs_bad_input_names_the_argument():
+    X, y, _ = _ilfs_data()
+    with pytest.raises(ValueError, match="'ilfs' needs a target y"):
+        fx.select(X, None, "ilfs")
+    with pytest.raises(ValueError, match="y looks continuous.*'ilfs'"):
+        fx.select(X, y + np.random.default_rng(0).normal(size=len(y)), "ilfs")
+    with pytest.raises(ValueError, match="n_tokens must be at least 2"):
+        fx.select(X, y, "ilfs", n_tokens=1)
+    with pytest.raises(TypeError, match="unknown parameter.*'alpha'"):
+        fx.select(X, y, "ilfs", alpha=0.5)
+
+
 # ---- learned selection -----------------------------------------------------------------------------------------
 def _omp_order(X, y, k):
     Z = (X - X.mean(0)) / X.std(0)
@@ -450,7 +527,8 @@ from tests.conftest import requires_cuda  # noqa: E402
 
 
 @requires_cuda
-@pytest.mark.parametrize("method", ["f_classif", "fisher", "chi2", "mi", "dcor", "relieff", "inf_fs", "laplacian"])
+@pytest.mark.parametrize("method", ["f_classif", "fisher", "chi2", "mi", "dcor", "relieff", "inf_fs", "ilfs",
+                                    "laplacian"])
 def test_cuda_matches_cpu(wine, method):
     X, y = wine
     X = np.abs(X) if method == "chi2" else X

@@ -34,7 +34,7 @@ from ..compute.selection.stability import default_ks, iter_probe_curve, topk_sta
 from ..runtime import Coalescer, Job
 from .base import StreamingWidget, bundle
 
-DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs")
+DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs", "ilfs")
 REGRESSION_METHODS = ("pearson", "mi", "mrmr", "sequential_attention")
 
 #: Bars the view lists (the rest are reachable by setting k from Python).

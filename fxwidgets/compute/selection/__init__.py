@@ -30,6 +30,7 @@ METHODS: dict[str, tuple[str, bool]] = {
     "mrmr": ("any", True),
     "relieff": ("class", True),
     "inf_fs": ("optional", True),
+    "ilfs": ("class", True),
     "ecfs": ("class", True),
     "sequential_attention": ("any", True),
     "stg": ("any", True),
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, dict] = {
     "mrmr": {"scheme": "quotient"},
     "relieff": {"n_neighbors": 10, "n_instances": None},
     "inf_fs": {"alpha": 0.5, "supervised": None},
+    "ilfs": {"n_tokens": 6, "quantile": 0.95, "n_iter": 100, "tol": 1e-9},
     "ecfs": {"alpha": 0.5},
     "stg": {"penalty": 1.0, "n_steps": 300, "lr": 0.05, "batch_size": 256},
     "gumbel_gates": {"penalty": 1.0, "n_steps": 300, "lr": 0.05, "batch_size": 256, "tau_start": 1.0, "tau_end": 0.1},
@@ -142,6 +144,19 @@ def plan_selection(X: Any, y: Any = None, method: str = "fisher", *, k: int | No
         p["graph"] = g.to(x.device, x.dtype)
     if method == "relieff" and p.get("n_instances") is not None:
         check_positive_int(p["n_instances"], "n_instances")
+    if method == "ilfs":
+        p["n_tokens"] = check_positive_int(p["n_tokens"], "n_tokens", allow_none=False)
+        if p["n_tokens"] < 2:
+            raise ValueError(f"n_tokens must be at least 2 (a one-bin histogram says nothing), got {p['n_tokens']}")
+        p["n_iter"] = check_positive_int(p["n_iter"], "n_iter", allow_none=False)
+        qq = p["quantile"]
+        if isinstance(qq, bool) or not isinstance(qq, (int, float, np.floating)) or not 0 < qq <= 1:
+            raise ValueError(f"quantile must be a number in (0, 1], got {qq!r}")
+        p["quantile"] = float(qq)
+        tol = p["tol"]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        p["tol"] = float(tol)
     if method in ("dcor", "mi") and task_ == "regression" or method == "dcor":
         from ..._memory import check_fits
         check_fits(2 * n * n * x.element_size(), f"the {n} x {n} distance matrix of the target", x.device)
@@ -211,6 +226,10 @@ def _score_core(x: torch.Tensor, plan: SelectionPlan, lab: Labels | None, t: tor
         s, r = graph.inf_fs_scores(A)
         extra["r"] = r
         return s, None, extra
+    if m == "ilfs":
+        s, info = graph.ilfs(x, lab, p["n_tokens"], p["quantile"], p["n_iter"], p["tol"], seed)
+        extra.update(info)
+        return s, None, extra
     if m == "ecfs":
         mi = filters.mi_classif_knn(x, lab, 3, seed)
         A = graph.ecfs_graph(x, lab, p["alpha"], mi)
@@ -277,7 +296,7 @@ def compute_scores(plan: SelectionPlan, rows: torch.Tensor | None = None, seed: 
     scores = torch.full((d,), math.nan, dtype=plan.x.dtype, device=plan.x.device)
     kept = plan.keep.nonzero().flatten()
     scores[kept] = core.to(plan.x.dtype)
-    for key in ("pvalues", "r", "relevance"):
+    for key in ("pvalues", "r", "relevance", "p_relevant"):
         if isinstance(extra.get(key), torch.Tensor):
             full = torch.full((d,), math.nan, dtype=plan.x.dtype, device=plan.x.device)
             full[kept] = extra[key].to(plan.x.dtype)
