@@ -7,7 +7,7 @@
 
 import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
-import { createRpc, onMessage, RpcClosed, Superseded } from "./lib/rpc";
+import { createRpc, isExpectedRejection, onMessage, reportRpcFailure } from "./lib/rpc";
 import {
   COLORMAP_NAMES,
   colorize,
@@ -480,7 +480,7 @@ function render({ model, el, signal }: Props): () => void {
           ttExact.textContent = `${valueLabel()} at (${s.r0}, ${s.c0}): ${text}`;
         })
         .catch((err) => {
-          if (err instanceof Superseded || err instanceof RpcClosed) return;
+          if (isExpectedRejection(err)) return;
           if (!disposed && hoverKey === key) ttExact.textContent = `${valueLabel()} at (${s.r0}, ${s.c0}): unavailable`;
           warnUnlessExpected("cell", err);
         });
@@ -722,8 +722,7 @@ function render({ model, el, signal }: Props): () => void {
 
   // ---- cleanup ---------------------------------------------------------------------------------------
   function warnUnlessExpected(method: string, err: unknown): void {
-    if (disposed || err instanceof Superseded || err instanceof RpcClosed) return;
-    console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
+    if (!disposed) reportRpcFailure(method, err);
   }
 
   disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone

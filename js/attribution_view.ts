@@ -9,7 +9,7 @@ import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
 import { getColormap, isDiverging, type Lut } from "./lib/colormaps";
 import { formatValue } from "./lib/grid";
-import { createRpc, onMessage, RpcClosed, Superseded } from "./lib/rpc";
+import { createRpc, onMessage, reportRpcFailure } from "./lib/rpc";
 import { BASE_CSS, createJobUi, h, setHidden, styleElement } from "./lib/ui";
 import { finalizer } from "./lib/lifecycle";
 
@@ -502,8 +502,7 @@ function render({ model, el, signal }: Props): () => void {
   rpc.request("snapshot").catch((err) => warn("snapshot", err));
 
   function warn(method: string, err: unknown): void {
-    if (disposed || err instanceof Superseded || err instanceof RpcClosed) return;
-    console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
+    if (!disposed) reportRpcFailure(method, err);
   }
 
   disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone

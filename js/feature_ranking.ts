@@ -7,7 +7,7 @@
 
 import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
-import { createRpc, onMessage, RpcClosed, Superseded } from "./lib/rpc";
+import { createRpc, onMessage, reportRpcFailure } from "./lib/rpc";
 import { readTheme, watchTheme, type Theme } from "./lib/theme";
 import { BASE_CSS, createJobUi, h, styleElement } from "./lib/ui";
 import { finalizer } from "./lib/lifecycle";
@@ -456,8 +456,7 @@ function render({ model, el, signal }: Props): () => void {
   drawCurve();
 
   function warnUnlessExpected(err: unknown): void {
-    if (disposed || err instanceof RpcClosed || err instanceof Superseded) return;
-    console.warn(`fxwidgets: state request failed: ${(err as Error)?.message ?? String(err)}`);
+    if (!disposed) reportRpcFailure("state", err);
   }
 
   disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone

@@ -5,7 +5,7 @@
 
 import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
-import { createRpc, RpcClosed, Superseded } from "./lib/rpc";
+import { createRpc, reportRpcFailure } from "./lib/rpc";
 import { getColormap, type Lut } from "./lib/colormaps";
 import { formatValue } from "./lib/grid";
 import { readTheme, watchTheme, type Theme } from "./lib/theme";
@@ -490,8 +490,7 @@ function render({ model, el, signal }: Props): () => void {
     });
 
   function warn(method: string, err: unknown): void {
-    if (disposed || err instanceof Superseded || err instanceof RpcClosed) return;
-    console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
+    if (!disposed) reportRpcFailure(method, err);
   }
   disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone
   return finalizer(disposers, signal, () => {

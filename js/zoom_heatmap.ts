@@ -7,7 +7,7 @@
 
 import type { RenderProps } from "@anywidget/types";
 import { type NdArray } from "./lib/codec";
-import { createRpc, RpcClosed, Superseded } from "./lib/rpc";
+import { createRpc, reportRpcFailure } from "./lib/rpc";
 import { COLORMAP_NAMES, colorize, getColormap, isDiverging, type Lut } from "./lib/colormaps";
 import { formatValue, rangeText } from "./lib/grid";
 import { readTheme, watchTheme, type Theme } from "./lib/theme";
@@ -554,8 +554,7 @@ function render({ model, el, signal }: Props): () => void {
   scheduleDraw();
 
   function warn(method: string, err: unknown): void {
-    if (disposed || err instanceof Superseded || err instanceof RpcClosed) return;
-    console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
+    if (!disposed) reportRpcFailure(method, err);
   }
   disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone
   return finalizer(disposers, signal, () => {

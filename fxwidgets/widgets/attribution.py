@@ -29,10 +29,9 @@ import traitlets
 
 from ..codec import pack
 from ..runtime import Coalescer, Job
-from .base import StreamingWidget, bundle
+from .base import ColormapWidget, bundle
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
-COLORMAPS = ("RdBu_r", "coolwarm", "viridis", "magma", "gray")
 KINDS = ("image", "text", "tabular")
 MAX_RATE_HZ = 20.0
 
@@ -80,7 +79,7 @@ class _Panel:
         self.stderr_history: list[float] = []
 
 
-class AttributionView(StreamingWidget):
+class AttributionView(ColormapWidget):
     """Attributions of one input (row ``index`` of the inputs), one panel per method.
 
     Build it from a model (``AttributionView(model, inputs, target=..., methods=[...])``: every method runs as
@@ -226,12 +225,6 @@ class AttributionView(StreamingWidget):
     def _valid_sign(self, proposal):
         if proposal["value"] not in SIGNS:
             raise traitlets.TraitError(f"sign must be one of {', '.join(SIGNS)}; got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("cmap")
-    def _valid_cmap(self, proposal):
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(f"cmap must be one of {', '.join(COLORMAPS)}; got {proposal['value']!r}")
         return proposal["value"]
 
     @traitlets.validate("opacity")

@@ -68,3 +68,17 @@ class StreamingWidget(anywidget.AnyWidget):
         """Cancel the job feeding this view (same as its Cancel button)."""
         if self.job is not None:
             self.job.cancel()
+
+
+#: Colour maps every view can draw: the LUTs in js/lib/colormap_data.ts (generated from matplotlib).
+COLORMAPS = ("viridis", "magma", "gray", "RdBu_r", "coolwarm")
+
+
+class ColormapWidget(StreamingWidget):
+    """A view with a ``cmap`` trait; a name the browser has no table for is refused here."""
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal: Any) -> str:
+        if proposal["value"] not in COLORMAPS:
+            raise traitlets.TraitError(f"cmap must be one of {', '.join(COLORMAPS)}; got {proposal['value']!r}")
+        return proposal["value"]

@@ -13,9 +13,8 @@ import traitlets
 from ..codec import pack
 from ..compute.reduce import block_factor, block_means
 from ..runtime import Coalescer, Job
-from .base import StreamingWidget, bundle
+from .base import ColormapWidget, bundle
 
-COLORMAPS = ("viridis", "magma", "gray", "RdBu_r", "coolwarm")
 
 #: Cells per side the browser draws. 4096^2 float32 is 64 MiB in the page; larger matrices are shown
 #: as block means (the tooltip then asks the kernel for the exact value).
@@ -49,7 +48,7 @@ def _merge_intervals(pending: list | None, update: tuple[int, int]) -> list[tupl
     return merged
 
 
-class AffinityHeatmap(StreamingWidget):
+class AffinityHeatmap(ColormapWidget):
     """An interactive heatmap of a matrix, static or streamed from a job.
 
     Hover shows row, column, value and labels; a click selects a cell and a drag selects a block, both
@@ -130,11 +129,6 @@ class AffinityHeatmap(StreamingWidget):
             raise TypeError(f"matrix must be real numbers, got dtype {t.dtype}")
         return t.to("cpu", torch.float32)
 
-    @traitlets.validate("cmap")
-    def _valid_cmap(self, proposal: Any) -> str:
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(f"cmap must be one of {', '.join(COLORMAPS)}; got {proposal['value']!r}")
-        return proposal["value"]
 
     @traitlets.validate("selection")
     def _valid_selection(self, proposal: Any) -> dict:

@@ -17,7 +17,7 @@ import traitlets
 
 from ..compute.dense import as_locations, label_noise, propagate
 from ..compute.knn import mutual_nn
-from .base import StreamingWidget, bundle
+from .base import ColormapWidget, bundle
 
 #: Largest feature block shipped to the browser (float32 bytes): one kernel -> browser message.
 BROWSER_MAX_BYTES = 8 * 2**20
@@ -87,7 +87,7 @@ def _label_grid(labels: Any, b: int, grid: tuple[int, int], name: str) -> torch.
     return t
 
 
-class PixelAffinity(StreamingWidget):
+class PixelAffinity(ColormapWidget):
     """Hover (or click) a location of any image (or a token of any sentence, for (B, T, D) features with
     ``tokens=``): its cosine affinity to every location of every image is shown
     over the images. Mutual nearest neighbours between consecutive images are drawn as lines. With ``labels``

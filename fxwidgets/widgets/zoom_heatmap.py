@@ -14,8 +14,7 @@ from ..compute.affinity import METRICS
 from ..compute.knn import prepare
 from ..compute.zoom import BlockPyramid
 from ..results import default_style
-from .base import StreamingWidget, bundle
-from .heatmap import COLORMAPS
+from .base import ColormapWidget, bundle
 
 ORDERS = ("given", "labels", "cluster", "spectral")
 
@@ -59,7 +58,7 @@ def _order_from(kind: str, x: torch.Tensor, plan, labels, n_clusters: int, seed:
     return torch.as_tensor(order), change[:MAX_BOUNDARIES].tolist(), info
 
 
-class ZoomHeatmap(StreamingWidget):
+class ZoomHeatmap(ColormapWidget):
     """The affinity of X with itself at any zoom: tiles of block means computed by the kernel on request.
 
     Wheel or the +/- buttons zoom, a drag pans, a shift-drag (or a drag in "select" mode) selects a block, whose
@@ -148,11 +147,6 @@ class ZoomHeatmap(StreamingWidget):
         self.rpc.register("tile", self._rpc_tile)
         self.rpc.register("cell", self._rpc_cell)
 
-    @traitlets.validate("cmap")
-    def _valid_cmap(self, proposal: Any) -> str:
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(f"cmap must be one of {', '.join(COLORMAPS)}; got {proposal['value']!r}")
-        return proposal["value"]
 
     @traitlets.validate("selection")
     def _valid_selection(self, proposal: Any) -> dict:

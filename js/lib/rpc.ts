@@ -236,3 +236,14 @@ export function onMessage<M extends { type: string } = any>(
     model.off("msg:custom", listener);
   };
 }
+
+/** A request that ended the way views expect (replaced by a newer one, or the view closed): nothing to report. */
+export function isExpectedRejection(err: unknown): boolean {
+  return err instanceof Superseded || err instanceof RpcClosed;
+}
+
+/** Log a failed request once, in one format, unless its failure was expected. */
+export function reportRpcFailure(method: string, err: unknown): void {
+  if (isExpectedRejection(err)) return;
+  console.warn(`fxwidgets: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
+}

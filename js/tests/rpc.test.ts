@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { NdArray } from "../lib/codec";
-import { createRpc, onMessage, RpcClosed, RpcError, RpcTimeout, Superseded, type MessageModel } from "../lib/rpc";
+import {
+  createRpc,
+  isExpectedRejection,
+  onMessage,
+  reportRpcFailure,
+  RpcClosed,
+  RpcError,
+  RpcTimeout,
+  Superseded,
+  type MessageModel,
+} from "../lib/rpc";
 
 type Listener = (msg: any, buffers: DataView[]) => void;
 
@@ -287,6 +297,21 @@ describe("onMessage", () => {
     model.deliver({ type: "tile", r0: 0, c0: 0, data: { $array: 0, dtype: "float32", shape: [2] } }, []);
     expect(got).toHaveLength(0);
     expect(warn).toHaveBeenCalledOnce();
+    warn.mockRestore();
+  });
+});
+
+describe("reportRpcFailure", () => {
+  it("stays silent for superseded or closed requests and reports anything else once", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    expect(isExpectedRejection(new Superseded("cell", "hover"))).toBe(true);
+    expect(isExpectedRejection(new RpcClosed("x"))).toBe(true);
+    expect(isExpectedRejection(new Error("boom"))).toBe(false);
+    reportRpcFailure("cell", new Superseded("cell", "hover"));
+    reportRpcFailure("cell", new RpcClosed("x"));
+    expect(warn).not.toHaveBeenCalled();
+    reportRpcFailure("cell", new Error("boom"));
+    expect(warn).toHaveBeenCalledWith("fxwidgets: cell failed: boom");
     warn.mockRestore();
   });
 });

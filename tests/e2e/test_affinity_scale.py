@@ -33,20 +33,17 @@ def _box(page, selector, nth):
 def test_zoom_in_fetches_finer_tiles_and_a_block_selection_reaches_python(jupyter_server, lab_page, artifacts):
     page = lab_page
     _require_bundle("zoom_heatmap")
-    name = jupyter_server.put_notebook(
-        "e2e_zoom.ipynb",
-        [
-            "import numpy as np, torch, fxwidgets as fx\n"
-            "g = torch.Generator().manual_seed(0)\n"
-            "labels = torch.randint(0, 6, (20000,), generator=g)\n"
-            "X = torch.randn(6, 16, generator=g)[labels] + 0.8 * torch.randn(20000, 16, generator=g)\n"
-            "zoom = fx.ZoomHeatmap(X, labels=labels.numpy(), title='20k rows')\n"
-            "zoom",
-        ],
+    name = "e2e_zoom.ipynb"
+    nth = lab.show_in_notebook(
+        page, jupyter_server, name,
+        "import numpy as np, torch, fxwidgets as fx\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "labels = torch.randint(0, 6, (20000,), generator=g)\n"
+        "X = torch.randn(6, 16, generator=g)[labels] + 0.8 * torch.randn(20000, 16, generator=g)\n"
+        "zoom = fx.ZoomHeatmap(X, labels=labels.numpy(), title='20k rows')\n"
+        "zoom",
+        ZROOT, var="zoom",
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth = lab.widget_element_index(page, name, lab.run_cell_json(page, "zoom.model_id"), ZROOT)
     # the overview: every tile of the coarse level requested, answered and painted
     lab.wait_attr(page, ZROOT, "data-answered", "Number(v) >= 1", 60_000, nth=nth)
     lab.wait_attr(page, ZROOT, "data-painted", "Number(v) >= 1 && v === document.querySelectorAll('div.fx-zoom')"
@@ -114,21 +111,18 @@ def test_zoom_in_fetches_finer_tiles_and_a_block_selection_reaches_python(jupyte
 def test_hovering_a_pixel_changes_every_overlay_and_a_click_reaches_python(jupyter_server, lab_page, artifacts):
     page = lab_page
     _require_bundle("pixel_affinity")
-    name = jupyter_server.put_notebook(
-        "e2e_pixaff.ipynb",
-        [
-            "import numpy as np, torch, fxwidgets as fx\n"
-            "g = torch.Generator().manual_seed(0)\n"
-            "imgs = torch.rand(2, 3, 64, 80, generator=g)\n"
-            "feats = torch.nn.functional.avg_pool2d(torch.randn(2, 16, 64, 80, generator=g), 4)\n"
-            "feats[1] = torch.roll(feats[0], shifts=(2, 3), dims=(1, 2))\n"
-            "pa = fx.PixelAffinity(feats, images=imgs)\n"
-            "pa",
-        ],
+    name = "e2e_pixaff.ipynb"
+    nth_root = lab.show_in_notebook(
+        page, jupyter_server, name,
+        "import numpy as np, torch, fxwidgets as fx\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "imgs = torch.rand(2, 3, 64, 80, generator=g)\n"
+        "feats = torch.nn.functional.avg_pool2d(torch.randn(2, 16, 64, 80, generator=g), 4)\n"
+        "feats[1] = torch.roll(feats[0], shifts=(2, 3), dims=(1, 2))\n"
+        "pa = fx.PixelAffinity(feats, images=imgs)\n"
+        "pa",
+        PROOT, var="pa",
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth_root = lab.widget_element_index(page, name, lab.run_cell_json(page, "pa.model_id"), PROOT)
     lab.wait_attr(page, PROOT, "data-ready", "v === 'true'", 60_000, nth=nth_root)
     root = page.locator(PROOT).nth(nth_root)
     assert root.get_attribute("data-path") == "browser"
@@ -181,19 +175,16 @@ return out;
 def test_kernel_path_answers_each_hover_by_rpc(jupyter_server, lab_page):
     page = lab_page
     _require_bundle("pixel_affinity")
-    name = jupyter_server.put_notebook(
-        "e2e_pixaff_kernel.ipynb",
-        [
-            "import torch, fxwidgets as fx\n"
-            "g = torch.Generator().manual_seed(1)\n"
-            "feats = torch.randn(2, 8, 12, 12, generator=g)\n"
-            "pk = fx.PixelAffinity(feats, path='kernel')\n"
-            "pk",
-        ],
+    name = "e2e_pixaff_kernel.ipynb"
+    nth = lab.show_in_notebook(
+        page, jupyter_server, name,
+        "import torch, fxwidgets as fx\n"
+        "g = torch.Generator().manual_seed(1)\n"
+        "feats = torch.randn(2, 8, 12, 12, generator=g)\n"
+        "pk = fx.PixelAffinity(feats, path='kernel')\n"
+        "pk",
+        PROOT, var="pk",
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth = lab.widget_element_index(page, name, lab.run_cell_json(page, "pk.model_id"), PROOT)
     lab.wait_attr(page, PROOT, "data-ready", "v === 'true'", 60_000, nth=nth)
     root = page.locator(PROOT).nth(nth)
     assert root.get_attribute("data-path") == "kernel"
@@ -211,21 +202,18 @@ def test_kernel_path_answers_each_hover_by_rpc(jupyter_server, lab_page):
 def test_hovering_a_token_colours_the_other_sentence(jupyter_server, lab_page):
     page = lab_page
     _require_bundle("pixel_affinity")
-    name = jupyter_server.put_notebook(
-        "e2e_tokens.ipynb",
-        [
-            "import torch, fxwidgets as fx\n"
-            "g = torch.Generator().manual_seed(0)\n"
-            "a = torch.randn(5, 8, generator=g)\n"
-            "feats = torch.stack([a, a[[2, 0, 1, 4, 3]]])\n"
-            "tokens = [['the', 'cat', '<b>sat</b>', 'on', 'mats'], ['<b>sat</b>', 'the', 'cat', 'mats', 'on']]\n"
-            "pt = fx.PixelAffinity(feats, tokens=tokens)\n"
-            "pt",
-        ],
+    name = "e2e_tokens.ipynb"
+    nth = lab.show_in_notebook(
+        page, jupyter_server, name,
+        "import torch, fxwidgets as fx\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "a = torch.randn(5, 8, generator=g)\n"
+        "feats = torch.stack([a, a[[2, 0, 1, 4, 3]]])\n"
+        "tokens = [['the', 'cat', '<b>sat</b>', 'on', 'mats'], ['<b>sat</b>', 'the', 'cat', 'mats', 'on']]\n"
+        "pt = fx.PixelAffinity(feats, tokens=tokens)\n"
+        "pt",
+        PROOT, var="pt",
     )
-    lab.open_notebook(page, jupyter_server.base_url, name)
-    lab.run_all(page, name)
-    nth = lab.widget_element_index(page, name, lab.run_cell_json(page, "pt.model_id"), PROOT)
     lab.wait_attr(page, PROOT, "data-ready", "v === 'true'", 60_000, nth=nth)
     root = page.locator(PROOT).nth(nth)
     sat = root.locator("span.fx-token[data-index='0'][data-t='2']")
