@@ -346,3 +346,23 @@ def test_streamed_knn_is_the_blocking_knn():
     r = job.result(timeout=30)
     b = knn(X, k=4)
     assert torch.equal(r.indices, b.indices) and job.items == 8
+
+
+def test_consecutive_matches_follow_a_shift_and_principal_colours_span_the_unit_cube():
+    from fxwidgets.compute.dense import as_locations, consecutive_matches, principal_colours
+
+    g = torch.Generator().manual_seed(0)
+    f0 = torch.randn(1, 8, 6, 7, generator=g)
+    feats = torch.cat([f0, torch.roll(f0, shifts=(1, 2), dims=(2, 3))])
+    locs, grid = as_locations(feats, "F")
+    matches, scores = consecutive_matches(locs, grid, max_matches=100)
+    assert matches.dtype == torch.int32 and matches.shape == (42, 6)  # every location matches its shifted copy
+    assert torch.equal(matches[:, 4], (matches[:, 1] + 1) % 6) and torch.equal(matches[:, 5], (matches[:, 2] + 2) % 7)
+    torch.testing.assert_close(scores, torch.ones(42), atol=1e-5, rtol=0)
+    assert consecutive_matches(locs, grid, max_matches=5)[0].shape == (5, 6)
+    assert consecutive_matches(locs, grid, max_matches=0)[0].shape == (0, 6)
+    colours = principal_colours(locs, grid)
+    assert colours.shape == (2, 3, 6, 7)
+    for c in range(3):  # each component is scaled to fill [0, 1]
+        assert float(colours[:, c].min()) == pytest.approx(0.0, abs=1e-6)
+        assert float(colours[:, c].max()) == pytest.approx(1.0, abs=1e-6)

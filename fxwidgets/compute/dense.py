@@ -16,7 +16,7 @@ import torch
 
 from .._validate import check_choice, check_positive_float, check_positive_int
 from .affinity import METRICS, TILE_BYTES, affinity_tile
-from .knn import prepare
+from .knn import mutual_nn, prepare
 
 
 def as_locations(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -76,11 +76,53 @@ def location_affinity(F, b: int, i: int, j: int = 0, metric: str = "cosine") -> 
     return affinity_tile(plan, r, r + 1)[0].reshape(B, h, w)
 
 
+def unit_locations(locs: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) location features scaled to unit norm (a zero vector stays zero): dot products are cosines."""
+    norms = torch.linalg.vector_norm(locs, dim=2, keepdim=True)
+    return locs / torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
 def normalized_locations(F) -> tuple[torch.Tensor, tuple[int, int]]:
     """Unit-norm location features (B, L, D): their dot products are the cosine affinities."""
     locs, grid = as_locations(F, "F")
-    norms = torch.linalg.vector_norm(locs, dim=2, keepdim=True)
-    return locs / torch.where(norms > 0, norms, torch.ones_like(norms)), grid
+    return unit_locations(locs), grid
+
+
+def consecutive_matches(locs: torch.Tensor, grid: tuple[int, int], max_matches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mutual nearest neighbours (cosine) between each item and the next, at most ``max_matches`` per pair of
+    items, best first: rows ``(b, i, j, b + 1, i', j')`` (int32) and their cosines."""
+    b, L, _ = locs.shape
+    unit = unit_locations(locs)
+    w = grid[1]
+    matches, scores = [], []
+    for a in range(b - 1 if max_matches > 0 else 0):
+        pairs = mutual_nn(locs[a], locs[a + 1], k=1)
+        if not pairs.numel():
+            continue
+        s = (unit[a, pairs[:, 0]] * unit[a + 1, pairs[:, 1]]).sum(1)
+        keep = torch.argsort(s, descending=True)[:max_matches]
+        p = pairs[keep]
+        matches.append(torch.stack([torch.full_like(p[:, 0], a), p[:, 0] // w, p[:, 0] % w,
+                                    torch.full_like(p[:, 0], a + 1), p[:, 1] // w, p[:, 1] % w], 1))
+        scores.append(s[keep])
+    if not matches:
+        return torch.zeros(0, 6, dtype=torch.int32), torch.zeros(0)
+    return torch.cat(matches).cpu().to(torch.int32), torch.cat(scores).cpu().float()
+
+
+def principal_colours(locs: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """False colours for features with no images: the first three principal components of all locations,
+    each scaled to [0, 1], as (B, 3, H, W)."""
+    b, _, d = locs.shape
+    flat = locs.reshape(-1, d).float().cpu()
+    flat = flat - flat.mean(0)
+    q = min(3, d)
+    _, _, v = torch.pca_lowrank(flat, q=q, center=False)
+    p = flat @ v[:, :q]
+    if q < 3:
+        p = torch.cat([p, p[:, :1].expand(-1, 3 - q)], 1)
+    p = (p - p.min(0).values) / (p.max(0).values - p.min(0).values).clamp_min(1e-12)
+    return p.reshape(b, grid[0], grid[1], 3).permute(0, 3, 1, 2)
 
 
 @dataclass

@@ -15,8 +15,14 @@ import numpy as np
 import torch
 import traitlets
 
-from ..compute.dense import as_locations, label_noise, propagate
-from ..compute.knn import mutual_nn
+from ..compute.dense import (
+    as_locations,
+    consecutive_matches,
+    label_noise,
+    principal_colours,
+    propagate,
+    unit_locations,
+)
 from .base import ColormapWidget, bundle
 
 #: Largest feature block shipped to the browser (float32 bytes): one kernel -> browser message.
@@ -56,21 +62,6 @@ def _images_rgba(images: Any, n: int) -> np.ndarray:
         t = torch.nn.functional.interpolate(t, size=(max(1, round(h * s)), max(1, round(w * s))), mode="area")
     rgba = torch.cat([t, torch.ones_like(t[:, :1])], 1).permute(0, 2, 3, 1)
     return (rgba.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-
-
-def _pca_images(locs: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
-    """False-colour pictures of the features (first three principal components) when no images are given."""
-    b, _, d = locs.shape
-    flat = locs.reshape(-1, d).float().cpu()
-    flat = flat - flat.mean(0)
-    q = min(3, d)
-    _, _, v = torch.pca_lowrank(flat, q=q, center=False)
-    p = flat @ v[:, :q]
-    if q < 3:
-        p = torch.cat([p, p[:, :1].expand(-1, 3 - q)], 1)
-    p = (p - p.min(0).values) / (p.max(0).values - p.min(0).values).clamp_min(1e-12)
-    img = p.reshape(b, grid[0], grid[1], 3).permute(0, 3, 1, 2)
-    return _images_rgba(img, b)
 
 
 def _label_grid(labels: Any, b: int, grid: tuple[int, int], name: str) -> torch.Tensor:
@@ -157,8 +148,7 @@ class PixelAffinity(ColormapWidget):
             raise ValueError(f"path must be 'auto', 'browser' or 'kernel', got {path!r}")
         if not (isinstance(temperature, (int, float)) and temperature > 0):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-        norms = torch.linalg.vector_norm(locs, dim=2, keepdim=True)
-        self._unit = (locs / torch.where(norms > 0, norms, torch.ones_like(norms))).reshape(b * L, d)
+        self._unit = unit_locations(locs).reshape(b * L, d)
         nbytes = b * L * d * 4
         device = str(locs.device)
         if path == "auto":
@@ -174,26 +164,12 @@ class PixelAffinity(ColormapWidget):
         if token_rows:
             rgba = np.zeros((b, 1, 1, 4), dtype=np.uint8)
         elif images is None:
-            rgba = _pca_images(locs, grid)
+            rgba = _images_rgba(principal_colours(locs, grid), b)
         else:
             rgba = _images_rgba(images, b)
         self._rgba = rgba
         # mutual nearest neighbours between consecutive images, best first
-        matches, scores = [], []
-        for a in range(b - 1):
-            if max_matches <= 0:
-                break
-            pairs = mutual_nn(locs[a], locs[a + 1], k=1)
-            if pairs.numel():
-                s = (self._unit[a * L + pairs[:, 0]] * self._unit[(a + 1) * L + pairs[:, 1]]).sum(1)
-                keep = torch.argsort(s, descending=True)[:max_matches]
-                p = pairs[keep]
-                w = grid[1]
-                matches.append(torch.stack([torch.full_like(p[:, 0], a), p[:, 0] // w, p[:, 0] % w,
-                                            torch.full_like(p[:, 0], a + 1), p[:, 1] // w, p[:, 1] % w], 1))
-                scores.append(s[keep])
-        self._matches = torch.cat(matches).cpu().to(torch.int32) if matches else torch.zeros(0, 6, dtype=torch.int32)
-        self._match_scores = torch.cat(scores).cpu().float() if scores else torch.zeros(0)
+        self._matches, self._match_scores = consecutive_matches(locs, grid, max_matches)
         modes = ["affinity"]
         self._maps: dict[str, np.ndarray] = {}
         self.propagation_params: dict = {}
