@@ -4,7 +4,7 @@ Affinities, attributions and selections computed with torch (GPU or CPU) and str
 being computed, into interactive Jupyter widgets.
 """
 
-from ._memory import options
+from .compute.memory import options
 from .runtime import Job, JobCancelled
 
 # Affinities: dense, k-NN, graphs, dense correspondence (issues 2, 3)

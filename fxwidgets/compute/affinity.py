@@ -11,13 +11,12 @@ from typing import Iterator
 
 import torch
 
-from .._memory import check_fits
-from .._validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .memory import TILE_BYTES, check_fits
+from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 
 METRICS = ("cosine", "dot", "rbf", "neg_sq_euclidean", "pearson")
 
 #: Working memory one tile may take. Tiles of ~32 MiB keep matmuls efficient and streaming smooth.
-TILE_BYTES = 32 * 2**20
 
 #: Rows sampled (per side) to estimate the median distance for the RBF bandwidth.
 MEDIAN_SAMPLE = 1024

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .._memory import check_fits
-from .._validate import check_choice, check_positive_float, check_positive_int
+from .memory import check_fits
+from .validate import check_choice, check_positive_float, check_positive_int
 from .similarity import KERNELS, batch_bounds, gram_rbf, u_centered_batch
 
 #: Names listed in an unknown-layer error before "... and N more".

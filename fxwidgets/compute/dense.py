@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._validate import check_choice, check_positive_float, check_positive_int
-from .affinity import METRICS, TILE_BYTES, affinity_tile
+from .validate import check_choice, check_positive_float, check_positive_int
+from .affinity import METRICS, affinity_tile
+from .memory import TILE_BYTES
 from .knn import mutual_nn, prepare
 
 

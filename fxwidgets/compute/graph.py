@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._validate import check_positive_float, check_positive_int
+from .validate import check_positive_float, check_positive_int
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from .._validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands
 
 

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .._memory import check_fits
-from .._validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .memory import TILE_BYTES, check_fits
+from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 
 KERNELS = ("linear", "rbf")
 NEIGHBOUR_METRICS = ("cosine", "euclidean")
 
 #: Working memory for one row tile of an n x n computation (Jaccard@k, uniformity).
-TILE_BYTES = 32 * 2**20
 
 
 # ------------------------------------------------------------------------------------------------

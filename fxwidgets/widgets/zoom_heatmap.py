@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import traitlets
 
-from .._validate import as_matrix, check_choice, check_positive_int
+from ..compute.validate import as_matrix, check_choice, check_positive_int
 from ..compute.affinity import METRICS
 from ..compute.knn import prepare
 from ..compute.zoom import BlockPyramid

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from ..._validate import check_choice, check_positive_int
+from ..memory import TILE_BYTES
+from ..validate import check_choice, check_positive_int
 from . import concepts as _concepts
 from . import gradients as _gradients
 from . import perturbation as _perturbation
@@ -52,8 +53,6 @@ ALIASES = {"ig": "integrated_gradients", "gradcam": "grad_cam", "expected_gradie
            "gradientshap": "gradient_shap", "kernelshap": "kernel_shap", "dff": "concepts", "shapley": "shapley_permutation",
            "ablation": "feature_ablation", "input_x_grad": "input_x_gradient"}
 
-#: Bytes of model input per chunk when chunk_size is not given.
-CHUNK_BYTES = 32 * 2**20
 MAX_DEFAULT_CHUNK = 1024
 
 
@@ -108,7 +107,7 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
     B = x.shape[0]
     if chunk_size is None:
         row_bytes = x[0].numel() * x.element_size()
-        chunk_size = max(1, min(MAX_DEFAULT_CHUNK, CHUNK_BYTES // max(1, row_bytes)))
+        chunk_size = max(1, min(MAX_DEFAULT_CHUNK, TILE_BYTES // max(1, row_bytes)))
 
     extra: dict = {}
     # -- method parameters (cheap checks first, before touching the model) --------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..._validate import check_choice, check_positive_int
+from ..validate import check_choice, check_positive_int
 from . import filters, graph, learned
 from ._common import Labels, constant_columns, features, is_continuous, labels, target
 
@@ -158,7 +158,7 @@ def plan_selection(X: Any, y: Any = None, method: str = "fisher", *, k: int | No
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
         p["tol"] = float(tol)
     if method in ("dcor", "mi") and task_ == "regression" or method == "dcor":
-        from ..._memory import check_fits
+        from ..memory import check_fits
         check_fits(2 * n * n * x.element_size(), f"the {n} x {n} distance matrix of the target", x.device)
     return SelectionPlan(x=x, method=method, k=k, task=task_, labels=lab, t=t, keep=keep, params=p, seed=int(seed))
 

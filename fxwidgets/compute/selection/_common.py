@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..._validate import as_matrix
+from ..validate import as_matrix
 
 
 def features(X: Any, name: str = "X") -> torch.Tensor:

@@ -6,8 +6,14 @@ import os
 
 import torch
 
-#: Share of the device's available memory that one result may claim by default.
+#: Share of the device's available memory that one result may claim by default: half leaves room for the
+#: model, the inputs and whatever else the kernel holds.
 DEFAULT_SHARE = 0.5
+
+#: Bytes of scratch space one tile (a block of an affinity matrix, a chunk of model rows) may take. 32 MiB
+#: keeps a tile inside a CPU's last-level cache neighbourhood and is far below any GPU's memory, while being
+#: large enough that per-tile overhead (a Python loop step, a kernel launch) stays under a few percent.
+TILE_BYTES = 32 * 2**20
 
 
 class Options:
