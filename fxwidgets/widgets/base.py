@@ -11,6 +11,7 @@ import anywidget
 import traitlets
 
 from ..runtime import Job, RpcServer
+from ..runtime.limits import CANCEL_WAIT_S
 
 log = logging.getLogger("fxwidgets.widgets")
 
@@ -61,7 +62,7 @@ class StreamingWidget(anywidget.AnyWidget):
     def _rpc_cancel(self, _args: dict) -> dict:
         if self.job is not None:
             self.job.cancel()
-            self.job.wait(timeout=5.0)  # the job stops at its next chunk; report the state it reached
+            self.job.wait(timeout=CANCEL_WAIT_S)  # the job stops at its next chunk; report the state it reached
         return {"status": self.status if self.job is None else self.job.status}
 
     def cancel(self) -> None:

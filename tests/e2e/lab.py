@@ -2,7 +2,7 @@
 
 Used by ``tests/e2e/conftest.py`` and by ``benchmarks/bench_streaming.py``; it imports nothing from pytest.
 
-The recipe this follows (and the pitfalls it avoids) is ``/work/shared/research/e2e-recipe.md``:
+What it does, and the pitfalls it avoids:
 
 * the server runs as a plain child process (same process group, so a killed runner takes it along), on a free
   port, without a token, serving a *temporary* root dir (autosave never rewrites the repo's notebooks), with

@@ -20,6 +20,7 @@ from . import perturbation as _perturbation
 from . import shapley as _shapley
 from .core import (
     AttributionAccumulator,
+    AttributionRecord,
     AttributionPlan,
     AttributionStep,
     as_baseline,
@@ -109,7 +110,8 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
         row_bytes = x[0].numel() * x.element_size()
         chunk_size = max(1, min(MAX_DEFAULT_CHUNK, TILE_BYTES // max(1, row_bytes)))
 
-    extra: dict = {}
+    # What a view needs to run the same method again for another target: the parameters as the caller gave them.
+    extra: dict = {"call_params": dict(params)}
     # -- method parameters (cheap checks first, before touching the model) --------------------------------
     if method == "saliency":
         p["abs"] = bool(p["abs"])
@@ -239,5 +241,5 @@ def iter_attribution(plan: AttributionPlan) -> Iterator[AttributionStep]:
     yield from fn(plan)
 
 
-__all__ = ["ALIASES", "METHODS", "AttributionAccumulator", "AttributionPlan", "AttributionStep", "iter_attribution",
+__all__ = ["ALIASES", "METHODS", "AttributionAccumulator", "AttributionRecord", "AttributionPlan", "AttributionStep", "iter_attribution",
            "plan_attribution", "quadrature"]

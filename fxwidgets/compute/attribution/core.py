@@ -1,8 +1,8 @@
 """What every attribution method shares: validated inputs, the target, the model's outputs, chunked passes.
 
 A method is a generator of :class:`AttributionStep` (the running estimate, progress, standard error where
-it has one, diagnostics). :class:`AttributionAccumulator` keeps the latest step; the blocking call drains
-the generator, a :class:`~fxwidgets.runtime.Job` drains it in a worker thread.
+it has one, diagnostics). :class:`AttributionAccumulator` keeps the latest step and makes the final
+:class:`AttributionRecord`; the blocking call drains the generator, a job drains it in a worker thread.
 """
 
 from __future__ import annotations
@@ -26,6 +26,27 @@ class AttributionStep:
     progress: float
     stderr: torch.Tensor | None = None
     features: torch.Tensor | None = None  # (B, n_features) for feature-group methods
+    diagnostics: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class AttributionRecord:
+    """Attributions for a batch of inputs and what produced them (the final step plus the plan's parameters).
+
+    ``values`` has the inputs' shape (Grad-CAM: (B, H, W) maps; concepts: (B, k, H, W) heat maps).
+    Feature-group methods (ablation, Shapley) also give ``features`` (B, n_features). Sampling methods give
+    ``stderr`` (the standard error of each value). ``diagnostics`` holds the completeness or efficiency gap,
+    the base value f(baseline) and the output f(x) where the method has them.
+    """
+
+    values: torch.Tensor
+    method: str
+    params: dict = field(default_factory=dict)
+    seed: int | None = None
+    target: list | None = None
+    stderr: torch.Tensor | None = None
+    features: torch.Tensor | None = None
     diagnostics: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
@@ -237,9 +258,11 @@ class AttributionAccumulator:
     def progress(self) -> float:
         return 0.0 if self.latest is None else self.latest.progress
 
-    def result(self):
-        from ...attribution_results import AttributionResult
-
+    def result(self) -> AttributionRecord:
         if self.latest is None or self.latest.progress < 1.0:
             raise RuntimeError("attribution is incomplete")
-        return AttributionResult.from_step(self.plan, self.latest)
+        plan, step = self.plan, self.latest
+        return AttributionRecord(values=step.values, method=plan.method, params=dict(plan.params), seed=plan.seed,
+                                 target=None if plan.target is None else plan.target.cpu().tolist(),
+                                 stderr=step.stderr, features=step.features, diagnostics=dict(step.diagnostics),
+                                 extras=dict(step.extras))
