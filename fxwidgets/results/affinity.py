@@ -138,12 +138,8 @@ class PropagationResult(PropagationRecord, Result):
         return to_numpy(self.probs)
 
     def plot(self, ax=None, *, title: str | None = None):
-        fig, ax = new_axes(ax, (4, 4))
-        im = ax.imshow(to_numpy(self.labels), cmap="tab10", interpolation="nearest")
-        fig.colorbar(im, ax=ax, label="propagated label")
-        ax.set_title(title if title is not None else "labels propagated to the target frame")
-        ax.set_axis_off()
-        return fig
+        return _map_figure(ax, to_numpy(self.labels), "tab10", "propagated label",
+                           title if title is not None else "labels propagated to the target frame")
 
     def __repr__(self) -> str:
         return f"PropagationResult(probs={tuple(self.probs.shape)}, params={self.params})"
@@ -156,12 +152,19 @@ class LabelNoiseResult(LabelNoiseRecord, Result):
         return to_numpy(self.score)
 
     def plot(self, ax=None, *, title: str | None = None):
-        fig, ax = new_axes(ax, (4, 4))
-        im = ax.imshow(self.numpy(), cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest")
-        fig.colorbar(im, ax=ax, label="noisy-label score")
-        ax.set_title(title if title is not None else f"{int(self.flags.sum())} pixels over {self.threshold:g}")
-        ax.set_axis_off()
-        return fig
+        return _map_figure(ax, self.numpy(), "magma", "noisy-label score",
+                           title if title is not None else f"{int(self.flags.sum())} pixels over {self.threshold:g}",
+                           vmin=0.0, vmax=1.0)
 
     def __repr__(self) -> str:
         return f"LabelNoiseResult(shape={tuple(self.score.shape)}, flagged={int(self.flags.sum())}, params={self.params})"
+
+
+def _map_figure(ax: Any, image: np.ndarray, cmap: str, label: str, title: str, **limits: float):
+    """A per-pixel map of a frame with its colour bar, no axes (pixels have no units)."""
+    fig, ax = new_axes(ax, (4, 4))
+    im = ax.imshow(image, cmap=cmap, interpolation="nearest", **limits)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(title)
+    ax.set_axis_off()
+    return fig
