@@ -26,11 +26,16 @@ export default { render({ el }) {
 """
 
 
-def bundle(name: str) -> Path | str:
-    """The built front end of view ``name``; a readable placeholder view when it was never built."""
+def bundle(name: str) -> str:
+    """The built front end of view ``name`` as text; a readable placeholder view when it was never built.
+
+    Text, not a path: anywidget connects every instance to a class-level file watcher when ``_esm`` is a file,
+    and that connection keeps each view alive for the kernel's lifetime even after ``close()``. The leading
+    comment line makes the text multi-line, which anywidget never mistakes for a file name.
+    """
     path = STATIC / f"{name}.js"
     if path.is_file():
-        return path
+        return f"// fxwidgets view: {name}\n" + path.read_text(encoding="utf-8")
     message = (f"fxwidgets: the front-end bundle {path.name} is missing from {STATIC}. "
                "Install the package with pip (it runs the npm build) or run `npm run build` in the repository.")
     warnings.warn(message, RuntimeWarning, stacklevel=2)
