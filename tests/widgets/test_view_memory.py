@@ -43,7 +43,8 @@ def test_showing_and_closing_a_streamed_view_100_times_keeps_the_kernel_bounded(
         cycle()
     grown = _rss_mib() - before
     assert sum(r() is not None for r in refs) == 0
-    assert grown < 80, f"the kernel grew by {grown:.0f} MiB over 100 closed views"
+    # Leaking views would grow it by ~800 MiB; the allocator keeps a few arenas of freed memory (up to ~120 MiB seen).
+    assert grown < 250, f"the kernel grew by {grown:.0f} MiB over 100 closed views"
 
 
 def test_a_closed_zoom_heatmap_is_collected():
