@@ -8,12 +8,32 @@ does all three (blocking).
 
 from .aggregate import AggregateRecord, aggregate_attributions, aggregate_explainer
 from .complexity import entropy_complexity, gini_sparseness
-from .core import (EvaluationAccumulator, EvaluationPlan, EvaluationRecord, EvaluationStep, MetricRecord, MetricSpec,
-                   row_seed)
-from .plan import ALIASES, METRICS, evaluate, iter_evaluation, metric_names, plan_evaluation
+from .core import (
+                   EvaluationAccumulator,
+                   EvaluationPlan,
+                   EvaluationRecord,
+                   EvaluationStep,
+                   MetricRecord,
+                   MetricSpec,
+                   row_seed,
+)
+from .plan import (
+                   ALIASES,
+                   METRICS,
+                   evaluate,
+                   iter_evaluation,
+                   metric_names,
+                   plan_evaluation,
+)
 from .robustness import sensitivity_gram
 from .stats import average_ranks, pearson, spearman, ssim
-from .synthetic import (SyntheticTask, mass_in_mask, planted_image_task, tabular_task, top_k_precision)
+from .synthetic import (
+                   SyntheticTask,
+                   mass_in_mask,
+                   planted_image_task,
+                   tabular_task,
+                   top_k_precision,
+)
 
 __all__ = ["ALIASES", "METRICS", "AggregateRecord", "EvaluationAccumulator", "EvaluationPlan", "EvaluationRecord",
            "EvaluationStep", "MetricRecord", "MetricSpec", "SyntheticTask", "aggregate_attributions",

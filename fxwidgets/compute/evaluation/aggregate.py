@@ -6,10 +6,11 @@ Each method's map is divided by its own L2 norm per sample first, so methods on 
 terms (the aggregate is a combination of unit-norm maps).
 
 - ``objective="sensitivity"``: Bhatt et al. show that a convex combination is no more sensitive than the
-  combination of its parts' sensitivities. Here the weights minimise the aggregate's actual mean squared
-  relative change under shared perturbations, w^T G w with G from :func:`~.robustness.sensitivity_gram`; a
-  convex quadratic on the simplex, solved exactly by checking every support (the KKT point of each face), so the
-  aggregate is at least as stable as every single method and as their plain mean.
+  combination of its parts' sensitivities. Here the weights minimise the aggregate's actual mean squared change
+  under shared perturbations, E||g_agg(x) - g_agg(z)||^2 = w^T G w with G from
+  :func:`~.robustness.sensitivity_gram`: a convex quadratic on the simplex, solved exactly by checking every
+  support (the stationary point of each face), so the aggregate is at least as stable as every single method
+  (unit-normalised) and as their plain mean.
 - ``objective="complexity"``: the weights minimise the mean complexity (entropy of |g| / sum |g|, see
   :mod:`.complexity`) of the aggregate, by exponentiated-gradient (mirror) descent on the simplex from the
   uniform weights; every single method and the uniform mix are candidates too, so the result is never more
@@ -177,7 +178,7 @@ def aggregate_attributions(attributions: Mapping[str, Any], *, objective: str = 
                            method_values={k: value(eye[i]) for i, k in enumerate(names)},
                            params={"objective": objective, "n_iter": n_iter, "methods": list(names),
                                    "criterion": "mean complexity" if objective != "sensitivity"
-                                   else "mean squared relative change of the unit-norm aggregate"})
+                                   else "mean squared change of the aggregate under the gram's perturbations"})
 
 
 def aggregate_explainer(explain_funcs: Mapping[str, Callable], weights: Mapping[str, float]) -> Callable:

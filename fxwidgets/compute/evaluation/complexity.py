@@ -22,9 +22,11 @@ from .core import EvaluationPlan, Metric, MetricChunk, MetricSpec, run_maps
 def entropy_complexity(a: torch.Tensor) -> torch.Tensor:
     """-sum P ln P of P = |a| / sum |a| per row of a (N, ...)."""
     m = a.reshape(a.shape[0], -1).abs()
-    p = m / m.sum(1, keepdim=True)
+    total = m.sum(1, keepdim=True)
+    p = m / total
     plogp = torch.where(p > 0, p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
-    return -plogp.sum(1)
+    h = -plogp.sum(1)
+    return torch.where(total[:, 0] > 0, h, torch.full_like(h, float("nan")))
 
 
 def gini_sparseness(a: torch.Tensor) -> torch.Tensor:

@@ -193,7 +193,7 @@ def call_explain(explain_func: Callable | None, model: Callable, x: torch.Tensor
     if not isinstance(e, torch.Tensor):
         try:
             e = torch.as_tensor(e)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TypeError(f"explain_func must return a tensor of attributions, got {type(e).__name__}") from exc
     e = e.detach()
     if shape is None:

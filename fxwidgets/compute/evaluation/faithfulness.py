@@ -22,10 +22,28 @@ from collections.abc import Iterator
 
 import torch
 
-from .core import (EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, callable_param, choice_param,
-                   float_param, int_param, run_rows, stream_id)
-from .perturb import (attribution_dot, baseline_rows, call_pair_perturb, gaussian_noise, random_subsets, replace,
-                      resolve_baseline)
+from .core import (
+    EvaluationPlan,
+    Metric,
+    MetricChunk,
+    MetricSpec,
+    bool_param,
+    callable_param,
+    choice_param,
+    float_param,
+    int_param,
+    run_rows,
+    stream_id,
+)
+from .perturb import (
+    attribution_dot,
+    baseline_rows,
+    call_pair_perturb,
+    gaussian_noise,
+    random_subsets,
+    replace,
+    resolve_baseline,
+)
 from .stats import pearson, trapezoid
 
 

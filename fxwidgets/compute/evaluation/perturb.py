@@ -27,7 +27,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Blur the last two dimensions of x (B, ..., H, W) with a Gaussian of ``sigma`` pixels (truncated at 3 sigma,
     edges replicated), separably."""
     H, W = x.shape[-2:]
-    r = max(1, int(math.ceil(3 * sigma)))
+    r = max(1, math.ceil(3 * sigma))
     t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
@@ -67,7 +67,7 @@ def resolve_baseline(value: Any, x: torch.Tensor, *, name: str = "baseline", blu
         raise ValueError(f"{name} is on {value.device} but the inputs are on {x.device}")
     try:
         b = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else np.asarray(value))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TypeError(f"{name} must be a number, a tensor or a name, got {type(value).__name__}") from exc
     if b.dtype == torch.bool or b.is_complex():
         raise TypeError(f"{name} must hold real numbers, got dtype {b.dtype}")

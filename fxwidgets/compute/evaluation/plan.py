@@ -19,8 +19,16 @@ from ..attribution.core import as_inputs, as_target
 from ..memory import TILE_BYTES, budget_bytes
 from ..validate import check_positive_int
 from .complexity import Complexity, Sparseness
-from .core import (EvaluationAccumulator, EvaluationPlan, EvaluationRecord, EvaluationStep, Metric, MetricSpec,
-                   call_explain, describe)
+from .core import (
+    EvaluationAccumulator,
+    EvaluationPlan,
+    EvaluationRecord,
+    EvaluationStep,
+    Metric,
+    MetricSpec,
+    call_explain,
+    describe,
+)
 from .faithfulness import Deletion, FaithfulnessCorrelation, Infidelity, Insertion
 from .randomisation import ModelRandomisation, RandomTarget
 from .robustness import AvgSensitivity, MaxSensitivity
@@ -99,7 +107,7 @@ def as_attributions(attributions: Any, x: torch.Tensor) -> torch.Tensor:
     else:
         try:
             arr = np.asarray(attributions)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TypeError(f"attributions must be a tensor or an array, got {type(attributions).__name__}") from exc
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise TypeError(f"attributions must hold real numbers, got an array of dtype {arr.dtype}")
@@ -221,13 +229,14 @@ def plan_evaluation(model: Callable, inputs: Any, attributions: Any, *, target: 
         if "classes" in METRICS[spec.name].needs and (n_outputs is None or n_outputs < 2):
             raise ValueError(f"metric {spec.name!r} needs a model with at least 2 outputs (classes) and a target")
 
+    for spec in plan.metrics:
+        METRICS[spec.name].check(plan, spec)
+
     # -- explain_func once, on the first input: its return shape. (A perturb_func is not called here: it may
     # hold state, such as a queue of prepared perturbations; its returns are checked at its first call.)
     first = torch.zeros(1, dtype=torch.long, device=x.device)
     if any("explain_func" in METRICS[s.name].needs for s in plan.metrics):
         call_explain(explain_func, model, x[:1], plan.targets(first), plan.attribution_shape, a.dtype, x.device)
-    for spec in plan.metrics:
-        METRICS[spec.name].check(plan, spec)
 
     for spec in plan.metrics:  # the record shows descriptions; the run reads the live objects in spec.params
         spec.extra["params_record"] = {k: describe(v) for k, v in spec.params.items()}

@@ -29,8 +29,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from .core import (EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, choice_param, forked_rng, int_param,
-                   row_seed, run_rows, stream_id)
+from .core import (
+    EvaluationPlan,
+    Metric,
+    MetricChunk,
+    MetricSpec,
+    bool_param,
+    choice_param,
+    forked_rng,
+    int_param,
+    row_seed,
+    run_rows,
+    stream_id,
+)
 from .stats import SIMILARITIES, similarity
 
 

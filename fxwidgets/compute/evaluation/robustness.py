@@ -12,7 +12,8 @@ anchors' default) or the max norm; ``relative=False`` drops the division by ||g(
 as Captum does). Lower is better.
 
 :func:`sensitivity_gram` measures several explanation methods under the *same* perturbations and returns the
-matrix of mean inner products of their changes, which :func:`..aggregate.aggregate_attributions` minimises.
+matrix of mean inner products of their (unit-norm) changes, which :func:`.aggregate.aggregate_attributions`
+minimises.
 """
 
 from __future__ import annotations
@@ -22,8 +23,20 @@ from typing import Any
 
 import torch
 
-from .core import (EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, call_explain, callable_param,
-                   choice_param, float_param, int_param, run_rows, stream_id)
+from .core import (
+    EvaluationPlan,
+    Metric,
+    MetricChunk,
+    MetricSpec,
+    bool_param,
+    call_explain,
+    callable_param,
+    choice_param,
+    float_param,
+    int_param,
+    run_rows,
+    stream_id,
+)
 from .perturb import call_input_perturb, uniform_noise
 
 
@@ -103,14 +116,16 @@ class AvgSensitivity(_Sensitivity):
 def sensitivity_gram(model: Callable, inputs: Any, explain_funcs: Mapping[str, Callable], *, target: Any = None,
                      n_samples: int = 10, radius: float = 0.02, seed: int = 0,
                      chunk_size: int | None = None) -> tuple[tuple[str, ...], torch.Tensor]:
-    """G[m, n] = mean over samples and draws of <d_m, d_n>, where d_m = (g_m(x) - g_m(z)) / ||g_m(x)|| is method m's
-    relative explanation change at a perturbed input z (uniform in the L-infinity ball of ``radius``; the same z
-    for every method, seeded per (sample, draw) as the sensitivity metrics are).
+    """G[m, n] = mean over samples and draws of <d_m, d_n>, where d_m = g_m(x) / ||g_m(x)|| - g_m(z) / ||g_m(z)|| is the
+    change of method m's unit-norm map at a perturbed input z (uniform in the L-infinity ball of ``radius``; the
+    same z for every method, drawn per (sample, draw) exactly as the max_sensitivity metric draws them).
 
-    For weights w the aggregate sum_m w_m g_m / ||g_m|| then changes by sum_m w_m d_m, whose mean squared norm is
-    w^T G w: what :func:`aggregate_attributions` (objective="sensitivity") minimises. The diagonal G[m, m] is
-    method m's mean squared relative sensitivity. Returns (method names, G) with G in float64."""
-    from .plan import plan_evaluation  # validates the model, inputs, target and chunk_size as evaluate does
+    The aggregate explanation g_agg = sum_m w_m g_m / ||g_m|| (:func:`~.aggregate.aggregate_explainer`) then changes
+    by sum_m w_m d_m, whose mean squared norm is w^T G w: what :func:`~.aggregate.aggregate_attributions`
+    (objective="sensitivity") minimises. Returns (method names, G) with G in float64."""
+    from .plan import (
+        plan_evaluation,  # validates the model, inputs, target and chunk_size as evaluate does
+    )
 
     if not isinstance(explain_funcs, Mapping) or len(explain_funcs) < 1:
         raise ValueError("explain_funcs must be a mapping of method name -> explain_func(model, inputs, target)")
@@ -145,10 +160,14 @@ def sensitivity_gram(model: Callable, inputs: Any, explain_funcs: Mapping[str, C
         for k in names:
             a = maps[k][samples].reshape(r1 - r0, -1)
             e = call_explain(explain_funcs[k], model, z, t, shapes[k], plan.dtype, plan.device).reshape(r1 - r0, -1)
-            den = _norm(a, "fro")
-            diffs.append(((a - e) / torch.where(den == 0, torch.ones_like(den), den)[:, None]).double())
+            diffs.append((_unit(a) - _unit(e)).double())
         if len({d.shape[1] for d in diffs}) > 1:
             raise ValueError("explain_funcs return maps of different sizes; an aggregate needs maps of one shape")
         D = torch.stack(diffs, 1)  # (rows, methods, features)
         G += torch.einsum("rmf,rnf->mn", D, D)
     return names, G / total
+
+
+def _unit(rows: torch.Tensor) -> torch.Tensor:
+    n = _norm(rows, "fro")
+    return rows / torch.where(n > 0, n, torch.ones_like(n))[:, None]

@@ -74,8 +74,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, spatial_dims: int = 1, win_size: i
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    per_channel = s.reshape(n, c, -1).mean(-1)
-    return per_channel.mean(-1)
+    per_channel = s.reshape(n, c, -1).mean(-1).mean(-1)
+    # two identical constant maps have no range (0 / 0 above); they are identical, so their SSIM is 1
+    return torch.where(data_range.reshape(n) > 0, per_channel, torch.ones_like(per_channel))
 
 
 SIMILARITIES = ("spearman", "pearson", "ssim", "ssim2d")

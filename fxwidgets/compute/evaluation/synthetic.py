@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .core import EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, int_param, run_maps
+from .core import (
+    EvaluationPlan,
+    Metric,
+    MetricChunk,
+    MetricSpec,
+    bool_param,
+    int_param,
+    run_maps,
+)
 
 
 @dataclass
@@ -70,7 +78,7 @@ class PlantedPatternNet(torch.nn.Module):
     def __init__(self, pattern: torch.Tensor, offset: float) -> None:
         super().__init__()
         k = pattern / torch.linalg.vector_norm(pattern)
-        self.conv = torch.nn.Conv2d(k.shape[0], 1, tuple(k.shape[1:]), bias=False)
+        self.conv = torch.nn.Conv2d(k.shape[0], 1, tuple(k.shape[1:]), bias=False, dtype=k.dtype)
         with torch.no_grad():
             self.conv.weight.copy_(k[None])
         self.offset = float(offset)
