@@ -208,7 +208,13 @@ class _Curve(Metric):
             x = plan.inputs[samples]
             base = baseline_rows(spec.extra["baseline"], samples, x)
             z = torch.where(mask, x, base) if inserting else replace(x, mask, base)
-            return {"f": plan.forward(z, samples)}
+            # the unchanged input (deletion's first point, insertion's last) is f(x), known from the plan's pass
+            known = draws == (n_steps if inserting else 0)
+            f = torch.empty(samples.shape[0], dtype=plan.output.dtype, device=plan.device)
+            f[known] = plan.output[samples[known]]
+            if not bool(known.all()):
+                f[~known] = plan.forward(z[~known], samples[~known])
+            return {"f": f}
 
         def finish(bufs, start, stop):
             curves = bufs["f"]
