@@ -252,3 +252,21 @@ def test_ssim_matches_skimage():
         assert ssim(a[i:i + 1].reshape(1, -1), b[i:i + 1].reshape(1, -1)).item() == pytest.approx(flat, abs=1e-12)
         assert ssim(a[i:i + 1], b[i:i + 1], spatial_dims=2).item() == pytest.approx(image, abs=1e-12)
     assert ssim(torch.ones(1, 9), torch.ones(1, 9)).item() == 1.0
+
+
+# -- fxwidgets' own methods as explain_func --------------------------------------------------------------------------
+def test_attribution_explainer_runs_an_fxwidgets_method(cnn, images):
+    from fxwidgets.compute.evaluation import attribution_explainer
+    from tests.compute.evaluation_helpers import input_x_gradient
+
+    x, t = images
+    explain = attribution_explainer("input_x_gradient")
+    assert torch.allclose(explain(cnn, x, t), input_x_gradient(cnn, x, t), atol=1e-12)
+    ig = attribution_explainer("ig", n_steps=8)
+    a = ig(cnn, x, t)
+    r = evaluate(cnn, x, a, target=t, explain_func=ig, metrics={"max_sensitivity": {"n_samples": 2}, "random_target": {}})
+    assert torch.isfinite(r["max_sensitivity"].values).all() and torch.isfinite(r["random_target"].values).all()
+    with pytest.raises(TypeError, match="takes no parameter 'steps'"):
+        attribution_explainer("integrated_gradients", steps=3)
+    with pytest.raises(ValueError, match="method must be one of"):
+        attribution_explainer("lime")

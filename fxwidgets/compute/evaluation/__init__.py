@@ -17,6 +17,7 @@ from .core import (
                    MetricSpec,
                    row_seed,
 )
+from .explain import attribution_explainer
 from .plan import (
                    ALIASES,
                    METRICS,
@@ -37,6 +38,6 @@ from .synthetic import (
 
 __all__ = ["ALIASES", "METRICS", "AggregateRecord", "EvaluationAccumulator", "EvaluationPlan", "EvaluationRecord",
            "EvaluationStep", "MetricRecord", "MetricSpec", "SyntheticTask", "aggregate_attributions",
-           "aggregate_explainer", "average_ranks", "entropy_complexity", "evaluate", "gini_sparseness",
+           "aggregate_explainer", "attribution_explainer", "average_ranks", "entropy_complexity", "evaluate", "gini_sparseness",
            "iter_evaluation", "mass_in_mask", "metric_names", "pearson", "plan_evaluation", "planted_image_task",
            "row_seed", "sensitivity_gram", "spearman", "ssim", "tabular_task", "top_k_precision"]
