@@ -270,3 +270,22 @@ def test_attribution_explainer_runs_an_fxwidgets_method(cnn, images):
         attribution_explainer("integrated_gradients", steps=3)
     with pytest.raises(ValueError, match="method must be one of"):
         attribution_explainer("lime")
+
+
+def test_insertion_starts_from_a_blurred_image_by_default(cnn, images):
+    from fxwidgets.compute.evaluation.perturb import gaussian_blur
+
+    x, t = images
+    const = torch.full((1, 2, 9, 9), 3.0, dtype=torch.float64)
+    assert torch.allclose(gaussian_blur(const, 2.0), const)  # a constant image is its own blur
+    blurred = gaussian_blur(x, 3.0)
+    assert blurred.std() < 0.5 * x.std()
+    r = evaluate(cnn, x, torch.ones_like(x), target=t, metrics={"insertion": {"n_steps": 2}})
+    assert r["insertion"].params["baseline"] == "blur"
+    with torch.no_grad():
+        start = cnn(blurred).gather(1, t[:, None])[:, 0]
+    assert torch.allclose(r["insertion"].curves[:, 0], start, atol=1e-12)
+    assert torch.allclose(r["insertion"].curves[:, -1], r.output, atol=1e-12)
+    with pytest.raises(ValueError, match=r"baseline \(metric 'insertion'\)='blur' needs image-like inputs"):
+        evaluate(Linear([1.0, 2.0]), torch.ones(2, 2, dtype=torch.float64), torch.ones(2, 2),
+                 metrics={"insertion": {"baseline": "blur"}})

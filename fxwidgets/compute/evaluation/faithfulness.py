@@ -13,7 +13,9 @@
   ``PixelFlipping``): remove (deletion, from x towards the baseline) or insert (insertion, from the baseline
   towards x) features in decreasing order of attribution, ``n_steps`` equal steps; the curve is the model output
   against the fraction changed, the value its area (trapezoid rule over fractions in [0, 1]). A low deletion area
-  and a high insertion area mean the top-ranked features matter.
+  and a high insertion area mean the top-ranked features matter. Default baselines follow RISE: deletion to 0,
+  insertion from a Gaussian-blurred copy for images (B, C, H, W) and from 0 otherwise. Features are the elements
+  of one attribution map: a map of shape (B, 1, H, W) removes whole pixels (every channel at once).
 """
 
 from __future__ import annotations
@@ -176,8 +178,8 @@ class _Curve(Metric):
         n = int_param(spec, "n_steps", 1, d)
         bool_param(spec, "abs")
         float_param(spec, "blur_sigma")
-        if spec.params["baseline"] is None:  # RISE: delete to black (zero), insert from a blurred copy
-            spec.params["baseline"] = "blur" if (self.inserting and plan.inputs.ndim >= 3) else 0.0
+        if spec.params["baseline"] is None:  # RISE: delete to black (zero), insert from a blurred copy of an image
+            spec.params["baseline"] = "blur" if (self.inserting and plan.inputs.ndim == 4) else 0.0
         _prepare_baseline(plan, spec)
         spec.extra["curve_x"] = torch.linspace(0, 1, n + 1, dtype=plan.dtype, device=plan.device)
         spec.extra["curve_axis"] = "fraction of features inserted" if self.inserting else "fraction of features removed"
