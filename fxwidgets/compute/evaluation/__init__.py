@@ -6,7 +6,7 @@ chunk of model rows; :class:`EvaluationAccumulator` folds them into an :class:`E
 does all three (blocking).
 """
 
-from .aggregate import AggregateRecord, aggregate_attributions, aggregate_explainer
+from .aggregate import AggregateRecord, aggregate_attributions, aggregate_explainer, sensitivity_gram
 from .complexity import entropy_complexity, gini_sparseness
 from .core import (
                    EvaluationAccumulator,
@@ -26,7 +26,7 @@ from .plan import (
                    metric_names,
                    plan_evaluation,
 )
-from .robustness import sensitivity_gram
+
 from .stats import average_ranks, pearson, spearman, ssim
 from .synthetic import (
                    SyntheticTask,

@@ -32,6 +32,9 @@ from typing import Any
 import torch
 
 from .complexity import entropy_complexity
+from .core import call_explain
+from .plan import plan_evaluation
+from .robustness import perturbed_inputs, unit_rows
 
 #: Exact support enumeration costs 2^M small solves; beyond this many methods it would be slow.
 MAX_METHODS = 12
@@ -201,3 +204,54 @@ def aggregate_explainer(explain_funcs: Mapping[str, Callable], weights: Mapping[
         return total
 
     return explain
+
+
+def sensitivity_gram(model: Callable, inputs: Any, explain_funcs: Mapping[str, Callable], *, target: Any = None,
+                     n_samples: int = 10, radius: float = 0.02, seed: int = 0,
+                     chunk_size: int | None = None) -> tuple[tuple[str, ...], torch.Tensor]:
+    """G[m, n] = mean over samples and draws of <d_m, d_n>, where d_m = g_m(x) / ||g_m(x)|| - g_m(z) / ||g_m(z)|| is the
+    change of method m's unit-norm map at a perturbed input z (uniform in the L-infinity ball of ``radius``; the
+    same z for every method, drawn per (sample, draw) exactly as the max_sensitivity metric draws them).
+
+    The aggregate explanation g_agg = sum_m w_m g_m / ||g_m|| (:func:`~.aggregate.aggregate_explainer`) then changes
+    by sum_m w_m d_m, whose mean squared norm is w^T G w: what :func:`~.aggregate.aggregate_attributions`
+    (objective="sensitivity") minimises. Returns (method names, G) with G in float64."""
+    if not isinstance(explain_funcs, Mapping) or len(explain_funcs) < 1:
+        raise ValueError("explain_funcs must be a mapping of method name -> explain_func(model, inputs, target)")
+    for k, f in explain_funcs.items():
+        if not callable(f):
+            raise ValueError(f"explain_funcs[{k!r}] must be callable, got {type(f).__name__}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
+        raise ValueError(f"radius must be a positive number, got {radius!r}")
+    # a plan with no metrics checks the model, inputs, target and chunk_size (the inputs stand in for the maps)
+    plan = plan_evaluation(model, inputs, inputs, target=target, metrics={}, chunk_size=chunk_size, seed=seed)
+    names = tuple(explain_funcs)
+    B, n = plan.batch, int(n_samples)
+    idx = torch.arange(B, device=plan.device)
+    maps, shapes = {}, {}
+    for k in names:
+        first = call_explain(explain_funcs[k], model, plan.inputs[:1], plan.targets(idx[:1]), None, plan.dtype, plan.device)
+        shapes[k] = tuple(first.shape[1:])
+        maps[k] = torch.cat([call_explain(explain_funcs[k], model, plan.inputs[a:a + plan.chunk_size],
+                                          plan.targets(idx[a:a + plan.chunk_size]), shapes[k], plan.dtype, plan.device)
+                             for a in range(0, B, plan.chunk_size)])
+    G = torch.zeros((len(names), len(names)), dtype=torch.float64, device=plan.device)
+    total = B * n
+    for r0 in range(0, total, plan.chunk_size):
+        r1 = min(total, r0 + plan.chunk_size)
+        rows = torch.arange(r0, r1, device=plan.device)
+        samples, draws = rows // n, rows % n
+        z = perturbed_inputs(plan, "max_sensitivity", float(radius), None, samples, draws, r0)
+        t = plan.targets(samples)
+        diffs = []
+        for k in names:
+            a = maps[k][samples].reshape(r1 - r0, -1)
+            e = call_explain(explain_funcs[k], model, z, t, shapes[k], plan.dtype, plan.device).reshape(r1 - r0, -1)
+            diffs.append((unit_rows(a) - unit_rows(e)).double())
+        if len({d.shape[1] for d in diffs}) > 1:
+            raise ValueError("explain_funcs return maps of different sizes; an aggregate needs maps of one shape")
+        D = torch.stack(diffs, 1)  # (rows, methods, features)
+        G += torch.einsum("rmf,rnf->mn", D, D)
+    return names, G / total
