@@ -793,24 +793,18 @@ def _anchoral(x, lab, codes, classes, pool, n_anchors, m, strategy, metric, gen,
     anchors_t = torch.cat(anchors)
     anchor_class_t = torch.cat(anchor_class)
     nn = knn(x[anchors_t], m, metric, Y=x[pool], chunk_size=chunk_size)
-    flat = nn.indices.reshape(-1)
-    sims = nn.values.reshape(-1)
-    owner = anchor_class_t[:, None].expand(-1, m).reshape(-1)
-    best = torch.full((pool.numel(),), -torch.inf, dtype=sims.dtype, device=x.device)
-    best.scatter_reduce_(0, flat, sims, reduce="amax", include_self=True)
-    hit = torch.unique(flat)
-    # class of the anchor that gives each hit its best similarity (first such anchor on a tie)
-    is_best = sims == best[flat]
-    best_owner = torch.full((pool.numel(),), len(classes), dtype=torch.int64, device=x.device)
-    best_owner.scatter_reduce_(0, flat[is_best], owner[is_best], reduce="amin", include_self=True)
-    order = torch.argsort(best[hit], descending=True, stable=True)
-    hit = hit[order]
+    hit = torch.unique(nn.indices.reshape(-1))  # positions in the pool
+    # each subpool row's most similar anchor overall (not only among the anchors that retrieved it)
+    best = knn(x[pool[hit]], 1, metric, Y=x[anchors_t], chunk_size=chunk_size)
+    best_sim, best_owner = best.values[:, 0], anchor_class_t[best.indices[:, 0]]
+    order = torch.argsort(best_sim, descending=True, stable=True)
+    hit, best_sim, best_owner = hit[order], best_sim[order], best_owner[order]
     indices = pool[hit]
-    scores = torch.full((n,), float("nan"), dtype=sims.dtype, device=x.device)
-    scores[indices] = best[hit]
+    scores = torch.full((n,), float("nan"), dtype=best_sim.dtype, device=x.device)
+    scores[indices] = best_sim
     groups = torch.full((n,), -1, dtype=torch.int64, device=x.device)
-    groups[indices] = best_owner[hit]
-    per_class = torch.bincount(best_owner[hit], minlength=len(classes))[:len(classes)]
+    groups[indices] = best_owner
+    per_class = torch.bincount(best_owner, minlength=len(classes))
     diag = {"classes": [_plain(c) for c in classes.tolist()], "anchors": anchors_t,
             "anchor_classes": anchor_class_t, "anchors_per_class": [int(a.numel()) for a in anchors],
             "subpool_size": int(indices.numel()), "pool_size": int(pool.numel()),
