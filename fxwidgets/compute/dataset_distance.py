@@ -442,13 +442,22 @@ class ActivationHistograms:
                 "order": self.order.cpu().numpy(), "params": dict(self.params), "diagnostics": dict(self.diagnostics)}
 
 
-def _bin_counts(x: torch.Tensor, lo: torch.Tensor, width: torch.Tensor, bins: int, step: int) -> torch.Tensor:
+def _bin_counts(x: torch.Tensor, edges: torch.Tensor, bins: int, step: int) -> torch.Tensor:
+    """Counts per feature on per-feature edges (d, bins + 1), bins [e_b, e_b+1) with the last one closed, as
+    ``numpy.histogram``; values outside the edges go to the end bins. The arithmetic guess
+    ``floor((x − lo) / width)`` is corrected by one against the edges themselves, so a value on an edge lands
+    where the returned edges say it does."""
     d = x.shape[1]
+    lo, width = edges[:, 0], (edges[:, -1] - edges[:, 0]) / bins
+    cols = torch.arange(d, device=x.device)
+    e_t = edges.T.contiguous()  # (bins + 1, d)
     counts = torch.zeros(d * bins, dtype=torch.int64, device=x.device)
-    offset = torch.arange(d, device=x.device) * bins
     for s in range(0, x.shape[0], step):
-        idx = ((x[s:s + step].double() - lo) / width).floor().clamp_(0, bins - 1).long() + offset
-        counts += torch.bincount(idx.reshape(-1), minlength=d * bins)
+        v = x[s:s + step].double()
+        idx = ((v - lo) / width).floor().clamp_(0, bins - 1).long()
+        idx -= ((v < e_t[idx, cols]) & (idx > 0)).long()
+        idx += ((v >= e_t[idx + 1, cols]) & (idx < bins - 1)).long()
+        counts += torch.bincount((idx + cols * bins).reshape(-1), minlength=d * bins)
     return counts.view(d, bins)
 
 
@@ -498,8 +507,9 @@ def activation_histograms(A, B, *, bins: int = 32, distance: str = "wasserstein"
         lo, hi = torch.where(flat, lo - 0.5, lo), torch.where(flat, hi + 0.5, hi)  # a constant feature: one unit
     width = (hi - lo) / bins
     edges = lo[:, None] + width[:, None] * torch.arange(bins + 1, dtype=torch.float64, device=a.device)[None, :]
-    counts_a = _bin_counts(a, lo[None, :], width[None, :], bins, step)
-    counts_b = _bin_counts(b, lo[None, :], width[None, :], bins, step)
+    edges[:, -1] = hi  # exactly the maximum, so no value falls past the last edge by round-off
+    counts_a = _bin_counts(a, edges, bins, step)
+    counts_b = _bin_counts(b, edges, bins, step)
     p = counts_a.double() / a.shape[0]
     q = counts_b.double() / b.shape[0]
     dists = histogram_distances(p, q, width)
@@ -562,8 +572,9 @@ def _checkpoints(embeddings: Any) -> tuple[list[str], list[Any]]:
     return names, mats
 
 
-def _score_bins(s: torch.Tensor, lo: float, width: float, bins: int) -> torch.Tensor:
-    return ((s.double() - lo) / width).floor().clamp_(0, bins - 1).long()
+def _score_bins(s: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Bin of every score on the shared edges ([e_b, e_b+1), last bin closed; outside values to the end bins)."""
+    return torch.bucketize(s.double(), edges[1:-1], right=True)
 
 
 def iter_pair_score_histograms(embeddings, positive_pairs, *, bins: int = 50, metric: str = "cosine",
@@ -637,8 +648,8 @@ def iter_pair_score_histograms(embeddings, positive_pairs, *, bins: int = 50, me
 
 def _pair_score_steps(xs, names, keys, n, bins, metric, negatives, lo_v, hi_v, seed, step, params):
     dev = xs[0].device
-    width = (hi_v - lo_v) / bins
     edges = torch.linspace(lo_v, hi_v, bins + 1, dtype=torch.float64)
+    inner = edges.to(dev)
     pos_i, pos_j = (keys // n).to(dev), (keys % n).to(dev)
     if negatives != "all":
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -668,18 +679,18 @@ def _pair_score_steps(xs, names, keys, n, bins, metric, negatives, lo_v, hi_v, s
                 cols = torch.arange(n, device=dev)[None, :]
                 rows = torch.arange(s, e, device=dev)[:, None]
                 upper = tile[cols > rows]
-                all_c += torch.bincount(_score_bins(upper, lo_v, width, bins), minlength=bins)
+                all_c += torch.bincount(_score_bins(upper, inner), minlength=bins)
                 here = (pos_i >= s) & (pos_i < e)
                 v = tile[pos_i[here] - s, pos_j[here]]
                 pos_vals[here] = v.double()
-                pos_c += torch.bincount(_score_bins(v, lo_v, width, bins), minlength=bins)
+                pos_c += torch.bincount(_score_bins(v, inner), minlength=bins)
             neg_c = all_c - pos_c
             neg_mean, neg_std = _negative_moments(x, n, pos_vals)
         else:
             pos_vals = (x[pos_i] * x[pos_j]).sum(1).double()
             neg_vals = (x[neg_i] * x[neg_j]).sum(1).double()
-            pos_c = torch.bincount(_score_bins(pos_vals, lo_v, width, bins), minlength=bins)
-            neg_c = torch.bincount(_score_bins(neg_vals, lo_v, width, bins), minlength=bins)
+            pos_c = torch.bincount(_score_bins(pos_vals, inner), minlength=bins)
+            neg_c = torch.bincount(_score_bins(neg_vals, inner), minlength=bins)
             neg_mean, neg_std = float(neg_vals.mean()), float(neg_vals.std()) if neg_vals.numel() > 1 else 0.0
         pos_mean = float(pos_vals.mean())
         pos_std = float(pos_vals.std()) if pos_vals.numel() > 1 else 0.0
