@@ -33,6 +33,10 @@ def as_matrix(x: Any, name: str, *, device: torch.device | None = None) -> torch
         t = t.float()
     if device is not None and t.device != device:
         raise ValueError(f"{name} is on {t.device} but the other input is on {device}; move both to one device")
+    # One reduction first: a sum is finite only if every value is (NaN and ±Inf propagate), and it costs a
+    # fraction of the elementwise check's bool tensor. Only a non-finite sum (or an overflow) looks closer.
+    if bool(torch.isfinite(t.sum())):
+        return t
     finite = torch.isfinite(t)
     if not bool(finite.all()):
         bad = (~finite).nonzero()[0].tolist()
