@@ -165,6 +165,7 @@ def test_streamed_tsne_equals_opentsne():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:n_jobs value 1 overridden")
 def test_umap_equals_umap_learn():
     umap = pytest.importorskip("umap")
     from sklearn.datasets import make_blobs
