@@ -216,9 +216,10 @@ def plan_embedding(X, method: str = "pca", n_components: int = 2, *, seed: int =
                             "metric": "euclidean", "n_jobs": 1, "report_every": 50}, method)
         o["perplexity"] = check_positive_float(o["perplexity"], "perplexity", allow_none=False)
         o["n_iter"] = check_positive_int(o["n_iter"], "n_iter", allow_none=False)
-        o["early_exaggeration_iter"] = int(o["early_exaggeration_iter"])
-        if o["early_exaggeration_iter"] < 0:
-            raise ValueError(f"early_exaggeration_iter must be >= 0, got {o['early_exaggeration_iter']}")
+        ee = o["early_exaggeration_iter"]
+        if isinstance(ee, bool) or not isinstance(ee, (int, np.integer)) or ee < 0:
+            raise ValueError(f"early_exaggeration_iter must be an integer >= 0, got {ee!r}")
+        o["early_exaggeration_iter"] = int(ee)
         o["early_exaggeration"] = check_positive_float(o["early_exaggeration"], "early_exaggeration", allow_none=False)
         if o["learning_rate"] != "auto":
             o["learning_rate"] = check_positive_float(o["learning_rate"], "learning_rate", allow_none=False)

@@ -67,6 +67,14 @@ def sq_distances_to(X: torch.Tensor, C: torch.Tensor, chunk_size: int | None = N
     return labels, d2
 
 
+def sample_categorical(p: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
+    """``m`` i.i.d. draws (CPU int64) from the categorical distribution ∝ ``p`` (non-negative, any length), by
+    inverse-CDF sampling in float64 — unlike ``torch.multinomial`` it has no 2^24-category limit."""
+    cdf = torch.cumsum(p.detach().double().cpu(), 0)
+    u = torch.rand(m, generator=gen, dtype=torch.float64) * cdf[-1]
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=p.numel() - 1)
+
+
 def kmeans_plus_plus(X: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """k-means++ seeding: the first centre uniform, each next one drawn with probability ∝ D(x)²."""
     n = X.shape[0]
@@ -74,12 +82,10 @@ def kmeans_plus_plus(X: torch.Tensor, k: int, gen: torch.Generator) -> torch.Ten
     idx = [first]
     d2 = ((X - X[first]) ** 2).sum(1)
     for _ in range(1, k):
-        total = float(d2.sum())
-        if total > 0:
-            p = (d2 / total).double().cpu()
+        if float(d2.sum()) > 0:
+            j = int(sample_categorical(d2, 1, gen))
         else:  # every row coincides with a centre already: any row will do
-            p = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        j = int(torch.multinomial(p, 1, generator=gen))
+            j = int(torch.randint(n, (1,), generator=gen))
         idx.append(j)
         d2 = torch.minimum(d2, ((X - X[j]) ** 2).sum(1))
     return X[torch.as_tensor(idx, device=X.device)].clone()

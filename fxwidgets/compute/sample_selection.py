@@ -31,7 +31,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .kmeans import (balanced_allocation, kmeans, normalized_entropy, rows_per_chunk, sq_distances_to)
+from .kmeans import (balanced_allocation, kmeans, normalized_entropy, rows_per_chunk, sample_categorical,
+                     sq_distances_to)
 from .affinity import METRICS
 from .knn import knn
 from .memory import check_fits
@@ -337,7 +338,7 @@ def _sensitivity(x, m, K, power, loss, gen, seed, max_iter, chunk_size, params) 
     uniform = 1.0 / (k_eff * sizes[km.labels])
     p = 0.5 * cost / phi + 0.5 * uniform if phi > 0 else uniform
     p = p / p.sum()
-    draws = torch.multinomial(p.cpu(), m, replacement=True, generator=gen).to(x.device)
+    draws = sample_categorical(p, m, gen).to(x.device)
     idx, counts = torch.unique(draws, return_counts=True)
     p_sel = p[idx]
     weights = counts.double() / (m * p_sel)

@@ -111,9 +111,11 @@ def test_sensitivity_weights_and_reported_errors_follow_their_definitions():
     np.testing.assert_allclose(r.weights.numpy(), counts / (300 * p), rtol=1e-12)
     assert counts.sum() == 300 and d["draws"] == 300
     np.testing.assert_allclose(r.scores.sum().item(), 1.0, rtol=1e-12)  # the sampling distribution over all rows
-    # p_i = ½ cost_i/Φ + ½ /(K |C(i)|), rebuilt from the cluster assignment the record carries
-    labels = r.groups.numpy()
-    cost = ((X - np.stack([X[labels == c].mean(0) for c in range(10)])[labels]) ** 2).sum(1)
+    # p_i = ½ cost_i/Φ + ½ /(K |C(i)|), rebuilt from the same seeded k-means solution
+    km = kmeans(torch.from_numpy(X), 10, seed=2)
+    labels = km.labels.numpy()
+    assert (labels == r.groups.numpy()).all()
+    cost = ((X - km.centres.numpy()[labels]) ** 2).sum(1)
     sizes = np.bincount(labels, minlength=10)
     p_all = 0.5 * cost / cost.sum() + 0.5 / (10 * sizes[labels])
     np.testing.assert_allclose(r.scores.numpy(), p_all, rtol=1e-6)
@@ -401,3 +403,24 @@ def test_k_center_on_cuda_matches_cpu():
     assert gpu.indices.device.type == "cuda"
     assert gpu.indices.cpu().tolist() == cpu.indices.tolist()
     np.testing.assert_allclose(gpu.diagnostics["radius_history"], cpu.diagnostics["radius_history"], rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------------ k-means helpers
+
+
+def test_kmeans_reaches_sklearns_inertia_and_sampling_follows_its_distribution():
+    from sklearn.cluster import KMeans
+
+    from fxwidgets.compute.kmeans import sample_categorical
+
+    X, _ = mixture(3000, 5, k=6, seed=12)
+    ours = kmeans(torch.from_numpy(X), 6, seed=0, chunk_size=256)
+    ref = KMeans(6, n_init=4, random_state=0).fit(X)
+    assert ours.inertia <= 1.001 * ref.inertia_
+    np.testing.assert_allclose(ours.sq_distances.numpy(), ((X - ours.centres.numpy()[ours.labels.numpy()]) ** 2).sum(1),
+                               rtol=1e-10)
+    p = torch.tensor([0.1, 0.0, 0.6, 0.3])
+    draws = sample_categorical(p, 20_000, torch.Generator().manual_seed(0))
+    freq = np.bincount(draws.numpy(), minlength=4) / 20_000
+    se = np.sqrt(p.numpy() * (1 - p.numpy()) / 20_000)
+    assert freq[1] == 0 and np.all(np.abs(freq - p.numpy()) <= 4 * se + 1e-12)
