@@ -20,7 +20,7 @@ import torch
 from .affinity import METRICS
 from .graph import connected_components, spectral_embedding
 from .kmeans import rows_per_chunk
-from .knn import knn, knn_graph
+from .knn import knn_graph, knn_search
 from .memory import check_fits
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 
@@ -386,7 +386,7 @@ def _randomized_pca(x: torch.Tensor, c: int, oversamples: int, n_iter: int, seed
 def _spectral_steps(plan: EmbeddingPlan) -> Iterator[EmbeddingUpdate]:
     x, c, o = plan.x, plan.n_components, plan.options
     n = x.shape[0]
-    nn = knn(x, o["n_neighbors"], o["metric"])
+    nn = knn_search(x, o["n_neighbors"], o["metric"])
     yield EmbeddingUpdate(0, 0, x.new_empty(0, c), 0.4, "k-NN graph")
     # Connectivity weights, symmetrised as (A + Aᵀ)/2: scikit-learn's SpectralEmbedding(affinity=
     # "nearest_neighbors") graph (its self-loops aside, which the normalised Laplacian ignores).

@@ -34,7 +34,7 @@ import torch
 from .kmeans import (balanced_allocation, kmeans, normalized_entropy, rows_per_chunk, sample_categorical,
                      sq_distances_to)
 from .affinity import METRICS
-from .knn import knn
+from .knn import knn_search
 from .memory import check_fits
 from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int
 
@@ -798,10 +798,10 @@ def _anchoral(x, lab, codes, classes, pool, n_anchors, m, strategy, metric, gen,
         anchor_class.append(torch.full((chosen.numel(),), c, dtype=torch.int64, device=x.device))
     anchors_t = torch.cat(anchors)
     anchor_class_t = torch.cat(anchor_class)
-    nn = knn(x[anchors_t], m, metric, Y=x[pool], chunk_size=chunk_size)
+    nn = knn_search(x[anchors_t], m, metric, Y=x[pool], chunk_size=chunk_size)
     hit = torch.unique(nn.indices.reshape(-1))  # positions in the pool
     # each subpool row's most similar anchor overall (not only among the anchors that retrieved it)
-    best = knn(x[pool[hit]], 1, metric, Y=x[anchors_t], chunk_size=chunk_size)
+    best = knn_search(x[pool[hit]], 1, metric, Y=x[anchors_t], chunk_size=chunk_size)
     best_sim, best_owner = best.values[:, 0], anchor_class_t[best.indices[:, 0]]
     order = torch.argsort(best_sim, descending=True, stable=True)
     hit, best_sim, best_owner = hit[order], best_sim[order], best_owner[order]
