@@ -12,7 +12,7 @@ import { labelText, makeGrid, cellAt, cellAtClamped, cellSpan, selectionCells, s
 import { fmt, rangeText } from "./lib/format";
 import { createMatrixFrame, drawBoundaries } from "./lib/matrix";
 import type { AxisSpec } from "./lib/scale";
-import { createTooltip } from "./lib/tooltip";
+import { createTooltip, type TipLine } from "./lib/tooltip";
 import { colorControls, toolbar } from "./lib/toolbar";
 import { defineView, type View } from "./lib/view";
 
@@ -265,31 +265,35 @@ function setup(view: View<HeatmapTraits>): void {
   const valueLabel = () => view.get("value_label") || "value";
   const blocked = () => grid.fr !== 1 || grid.fc !== 1;
 
-  function showValue(): void {
-    if (!hover) return;
-    const v = values[hover.i * grid.w + hover.j];
-    tip.line("fx-tt-value", {
+  function valueLine(): TipLine {
+    const v = hover ? values[hover.i * grid.w + hover.j] : NaN;
+    return {
+      cls: "fx-tt-value",
       label: blocked() ? `${valueLabel()} (block mean)` : valueLabel(),
       value: Number.isNaN(v) ? "not computed yet" : fmt(v),
       strong: true,
-    });
+    };
+  }
+  function showValue(): void {
+    if (hover) tip.line("fx-tt-value", valueLine());
   }
 
   function showTooltip(cell: Cell): void {
+    hover = cell;
     const s = cellSpan(grid, cell);
     const rl = labelText(view.get("row_labels"), s.r0, s.r1);
     const cl = labelText(view.get("col_labels"), s.c0, s.c1);
-    const lines = [
+    const where = `${valueLabel()} at (${s.r0}, ${s.c0})`;
+    const lines: TipLine[] = [
       { cls: "fx-tt-row", value: rangeText("row", s.r0, s.r1) + (rl ? `: ${rl}` : "") },
       { cls: "fx-tt-col", value: rangeText("col", s.c0, s.c1) + (cl ? `: ${cl}` : "") },
+      valueLine(),
     ];
+    if (blocked()) lines.push({ cls: "fx-tt-exact", label: where, value: "…", muted: true });
     tip.show(lines);
-    showValue();
     if (!blocked()) return;
     // A display cell is a block mean: ask the kernel for the exact value of its top-left entry (latest wins).
     const key = `${s.r0},${s.c0}`;
-    const where = `${valueLabel()} at (${s.r0}, ${s.c0})`;
-    tip.line("fx-tt-exact", { label: where, value: "…", muted: true });
     void view
       .request<{ value: number | null; nonfinite?: string }>("cell", { row: s.r0, col: s.c0 }, {
         channel: "hover",

@@ -67,6 +67,8 @@ export function createAxis(side: "left" | "bottom", fontFamily: () => string, cl
       else Object.assign(m.style, { top: `${Math.round(b)}px`, right: "0px", height: "1px", width: `${TICK + 6}px` });
       nodes.push(m);
     }
+    // A 1 px mark at the very end of the axis would stick out by its width.
+    const markAt = (pos: number) => `${Math.round(Math.min(Math.max(pos, 0), Math.max(0, length - 1)))}px`;
     for (const t of layout.ticks) {
       const w = measure(t.text);
       widest = Math.max(widest, layout.rotate ? w : side === "bottom" ? LINE : w);
@@ -74,7 +76,7 @@ export function createAxis(side: "left" | "bottom", fontFamily: () => string, cl
       const lab = h("span", { class: "fx-tick-label", text: t.text });
       if (t.full) lab.title = t.full;
       if (side === "bottom") {
-        Object.assign(mark.style, { left: `${Math.round(t.pos)}px`, top: "0px", width: "1px", height: `${TICK}px` });
+        Object.assign(mark.style, { left: markAt(t.pos), top: "0px", width: "1px", height: `${TICK}px` });
         if (layout.rotate) {
           lab.classList.add("fx-rotated");
           lab.dataset.rotate = "-90";
@@ -86,7 +88,7 @@ export function createAxis(side: "left" | "bottom", fontFamily: () => string, cl
           lab.style.top = `${TICK + 1}px`;
         }
       } else {
-        Object.assign(mark.style, { top: `${Math.round(t.pos)}px`, right: "0px", height: "1px", width: `${TICK}px` });
+        Object.assign(mark.style, { top: markAt(t.pos), right: "0px", height: "1px", width: `${TICK}px` });
         const top = Math.min(Math.max(t.pos - LINE / 2, 0), Math.max(0, length - LINE));
         Object.assign(lab.style, { top: `${Math.round(top)}px`, right: `${TICK + PAD}px` });
       }

@@ -31,7 +31,10 @@ export type AxisSpec =
   | { kind: "linear"; lo: number; hi: number; reverse?: boolean }
   | { kind: "log"; lo: number; hi: number }
   | { kind: "index"; n: number; lo?: number; hi?: number }
-  | { kind: "labels"; labels: readonly string[]; n?: number };
+  | { kind: "labels"; labels: readonly string[]; n?: number }
+  /** Blocks of rows given by where each starts after the first (`starts`, ascending) and optional names; only
+   *  the window [lo, hi) of the n rows is shown (a zoomed matrix). */
+  | { kind: "groups"; n: number; starts: readonly number[]; names?: readonly string[]; lo?: number; hi?: number };
 
 export interface AxisOptions {
   /** Text width in CSS px (canvas measureText in the browser; a constant per character in tests). */
@@ -151,6 +154,31 @@ export function axisLayout(spec: AxisSpec, length: number, opts: AxisOptions): A
       if (thin(ticks, along, gap, length).length === ticks.length) return { ticks, boundaries: [], rotate: false };
     }
     return empty;
+  }
+
+  if (spec.kind === "groups") {
+    const n = Math.max(0, Math.floor(spec.n));
+    const lo = spec.lo ?? 0;
+    const hi = spec.hi ?? n;
+    const span = hi - lo;
+    if (n === 0 || !(span > 0)) return empty;
+    const at = (row: number) => ((row - lo) / span) * length;
+    const edges = [0, ...spec.starts.filter((b) => b > 0 && b < n), n];
+    const boundaries = edges.slice(1, -1).filter((b) => b > lo && b < hi).map(at);
+    const names = spec.names ?? [];
+    const ticks: Tick[] = [];
+    const sizes: number[] = [];
+    for (let g = 0; g + 1 < edges.length; g++) {
+      const a = Math.max(lo, edges[g]);
+      const b = Math.min(hi, edges[g + 1]);
+      if (!(b > a) || names[g] === undefined) continue;
+      ticks.push({ ...label(String(names[g]), maxChars), pos: at((a + b) / 2) });
+      sizes.push(at(b) - at(a));
+    }
+    // Without names, or when no visible block can hold its name: row numbers, and the boundaries.
+    const kept = ticks.filter((t, i) => along(t) <= sizes[i] + gap);
+    if (kept.length === 0) return { ...axisLayout({ kind: "index", n, lo, hi }, length, opts), boundaries };
+    return { ticks: kept, boundaries, rotate: false };
   }
 
   // labels

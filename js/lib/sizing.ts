@@ -27,8 +27,8 @@ export function fitMatrix(rows: number, cols: number, avail: number, maxSide = 6
 
 /**
  * Lay `n` items of natural size `w` x `h` (e.g. frames of a video) in rows of `avail` px with `gap` between:
- * all in one row when they fit at a scale of at least `minScale`, else as many per row as fit at full size (at
- * least one, scaled down to `avail` if even one is too wide). Returns the columns and the drawn size.
+ * as many per row as fit at a scale of at least `minScale` (never enlarged), else one per row scaled down to
+ * `avail`. Returns the columns and the drawn size.
  */
 export function flowItems(
   n: number,
@@ -40,11 +40,15 @@ export function flowItems(
 ): { columns: number; width: number; height: number } {
   if (!(n > 0 && w > 0 && h > 0)) return { columns: 1, width: 0, height: 0 };
   const room = Number.isFinite(avail) && avail > 0 ? avail : w * n + gap * (n - 1);
-  const oneRow = (room - gap * (n - 1)) / (n * w);
-  if (oneRow >= 1) return { columns: n, width: Math.floor(w), height: Math.floor(h) };
-  if (oneRow >= minScale) return { columns: n, width: Math.floor(w * oneRow), height: Math.floor(h * oneRow) };
-  const columns = Math.max(1, Math.min(n, Math.floor((room + gap) / (w + gap))));
-  const s = Math.min(1, (room - gap * (columns - 1)) / (columns * w));
+  const scaleAt = (c: number) => Math.min(1, (room - gap * (c - 1)) / (c * w));
+  let columns = 1;
+  for (let c = n; c >= 1; c--) {
+    if (scaleAt(c) >= minScale) {
+      columns = c;
+      break;
+    }
+  }
+  const s = scaleAt(columns);
   return { columns, width: Math.max(1, Math.floor(w * s)), height: Math.max(1, Math.floor(h * s)) };
 }
 

@@ -56,11 +56,14 @@ function text(v: TipLine["value"]): string {
   return v === null || v === undefined ? "" : String(v);
 }
 
-function lineElement(l: TipLine): HTMLElement {
-  const cls = ["fx-tt-line", l.cls, l.strong ? "fx-tt-strong" : "", l.muted ? "fx-tt-muted" : ""].filter(Boolean).join(" ");
-  const row = h("div", { class: cls });
-  if (l.label) row.appendChild(h("span", { class: "fx-tt-label", text: `${l.label}: ` }));
-  row.appendChild(h("span", { class: "fx-tt-val", text: text(l.value) }));
+/** Fill `row` (new, or the line of the same class already shown: updated in place, so that a reference to it
+ *  held elsewhere — a test waiting for its text — stays valid). */
+function fillLine(l: TipLine, row: HTMLElement = h("div")): HTMLElement {
+  row.className = ["fx-tt-line", l.cls, l.strong ? "fx-tt-strong" : "", l.muted ? "fx-tt-muted" : ""].filter(Boolean).join(" ");
+  const parts: HTMLElement[] = [];
+  if (l.label) parts.push(h("span", { class: "fx-tt-label", text: `${l.label}: ` }));
+  parts.push(h("span", { class: "fx-tt-val", text: text(l.value) }));
+  row.replaceChildren(...parts);
   return row;
 }
 
@@ -94,22 +97,27 @@ export function createTooltip(host: HTMLElement): Tooltip {
   return {
     el,
     show(lines, image) {
-      el.replaceChildren(...lines.map(lineElement));
+      const reuse = (l: TipLine) => (l.cls ? (el.querySelector(`.fx-tt-line.${CSS.escape(l.cls)}`) as HTMLElement | null) : null);
+      el.replaceChildren(...lines.map((l) => fillLine(l, reuse(l) ?? undefined)));
       drawImage(image);
       setHidden(el, false);
       visible = true;
     },
     line(cls, l) {
-      const old = el.querySelector(`.fx-tt-line.${CSS.escape(cls)}`);
-      const next = lineElement({ ...l, cls });
-      if (old) old.replaceWith(next);
-      else if (thumb.parentElement === el) el.insertBefore(next, thumb);
+      const old = el.querySelector(`.fx-tt-line.${CSS.escape(cls)}`) as HTMLElement | null;
+      if (old) {
+        fillLine({ ...l, cls }, old);
+        return;
+      }
+      const next = fillLine({ ...l, cls });
+      if (thumb.parentElement === el) el.insertBefore(next, thumb);
       else el.appendChild(next);
     },
     place(x, y) {
       const pad = 14;
       const hostW = host.clientWidth;
       const hostH = Math.max(host.clientHeight, y + pad);
+      el.style.left = "0px"; // measure at its natural width, not squeezed against the right edge
       const tw = el.offsetWidth;
       const th = el.offsetHeight;
       let left = x + pad;

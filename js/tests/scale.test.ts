@@ -120,3 +120,20 @@ describe("colour bar ticks", () => {
     expect(colorBarTicks(0.8, 1, 300, measure)).toContain("0.90");
   });
 });
+
+describe("groups axis (a zoomed, ordered matrix)", () => {
+  it("names the visible part of each block at its centre, with boundaries inside the window", () => {
+    const spec = { kind: "groups" as const, n: 300, starts: [100, 200], names: ["a", "b", "c"] };
+    const whole = axisLayout(spec, 300, Y);
+    expect(whole.ticks.map((t) => [t.text, t.pos])).toEqual([["a", 50], ["b", 150], ["c", 250]]);
+    expect(whole.boundaries).toEqual([100, 200]);
+    const zoomed = axisLayout({ ...spec, lo: 150, hi: 250 }, 200, Y); // rows 150..249 over 200 px
+    expect(zoomed.ticks.map((t) => [t.text, t.pos])).toEqual([["b", 50], ["c", 150]]);
+    expect(zoomed.boundaries).toEqual([100]);
+  });
+  it("falls back to row numbers when blocks have no names", () => {
+    const L = axisLayout({ kind: "groups", n: 1000, starts: [500] }, 400, X);
+    expect(L.boundaries).toEqual([200]);
+    expect(L.ticks.every((t) => /^\d+$/.test(t.text))).toBe(true);
+  });
+});

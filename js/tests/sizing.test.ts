@@ -34,7 +34,10 @@ describe("flowItems", () => {
       const f = flowItems(4, 250, 200, avail, 12);
       expect(f.columns * f.width + (f.columns - 1) * 12).toBeLessThanOrEqual(avail);
       expect(f.columns).toBeLessThan(4);
+      expect(f.width / 250).toBeGreaterThanOrEqual(0.6);
     }
+    // 400 px: two per row at 78 % beat one per row at full size (the input beside its map)
+    expect(flowItems(4, 250, 200, 400, 12)).toEqual({ columns: 2, width: 194, height: 155 });
     expect(flowItems(2, 500, 400, 300).width).toBe(300); // even one is too wide: scaled to the room
   });
 });

@@ -126,6 +126,118 @@ return {
 };
 """
 
+SCENARIOS["zoom"] = r"""
+const N = 20000, T = 256, levels = 8, groups = 6;
+const bounds = []; for (let g = 1; g < groups; g++) bounds.push(Math.round(g * N / groups));
+const grp = (r) => Math.min(groups - 1, Math.floor(r * groups / N));
+return {
+  bundle: 'zoom_heatmap',
+  traits: {n: N, tile_size: T, levels, metric: 'cosine', estimate: 'exact at every level', order: 'labels',
+           boundaries: bounds, cmap: 'viridis', vmin: null, vmax: null, title: '20k rows', viewport: [0, 0, 0],
+           selection: {}, status: 'done', group_labels: ['airplane', 'car', 'bird', 'cat', 'deer', 'dog']},
+  answer: (method, args) => {
+    if (method === 'tile') {
+      const b = 2 ** args.level, rows = Math.min(T, Math.ceil(N / b) - args.ti * T), cols = Math.min(T, Math.ceil(N / b) - args.tj * T);
+      const v = new Float32Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+        const r = (args.ti * T + i) * b, c = (args.tj * T + j) * b;
+        v[i * cols + j] = (grp(r) === grp(c) ? 0.6 : 0.05) + 0.1 * Math.sin(r * 0.01) * Math.cos(c * 0.013);
+      }
+      return {level: args.level, ti: args.ti, tj: args.tj, block: b, values: fake.array(v, [rows, cols]), exact: true};
+    }
+    if (method === 'cell') return {row: args.row, col: args.col, i: args.row, j: args.col, value: 0.5, row_label: '1', col_label: '2'};
+    return null;
+  },
+};
+"""
+
+SCENARIOS["pixaff"] = r"""
+const B = 3, H = 64, W = 80, gh = 16, gw = 20, D = 16;
+const r = fake.rng(3);
+const img = new Uint8Array(B * H * W * 4);
+for (let b = 0; b < B; b++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+  const o = ((b * H + y) * W + x) * 4;
+  img[o] = 60 + 120 * (x / W); img[o + 1] = 80 + 100 * (y / H); img[o + 2] = 150 + 40 * b; img[o + 3] = 255;
+}
+const feats = new Float32Array(B * gh * gw * D);
+for (let i = 0; i < feats.length; i++) feats[i] = r() - 0.5;
+for (let p = 0; p < B * gh * gw; p++) { let s = 0; for (let d = 0; d < D; d++) s += feats[p * D + d] ** 2; s = Math.sqrt(s);
+  for (let d = 0; d < D; d++) feats[p * D + d] /= s; }
+const P = 40, matches = new Int32Array(P * 6);
+for (let p = 0; p < P; p++) { const b = p % 2; matches.set([b, Math.floor(r() * gh), Math.floor(r() * gw), b + 1, Math.floor(r() * gh), Math.floor(r() * gw)], 6 * p); }
+return {
+  bundle: 'pixel_affinity',
+  traits: {n_images: B, grid: [gh, gw], image_shape: [H, W], path: 'browser', path_reason: 'browser: the unit-norm features (3x320 locations x 16 channels = 0.06 MiB as float32) fit the 8 MiB budget',
+           temperature: 0.1, threshold: -1, mode: 'affinity', modes: ['affinity'], show_matches: true, n_matches: P,
+           cmap: 'magma', title: 'three frames', captions: ['frame 0', 'frame 1', 'frame 2'], tokens: [], location: [0, 5, 7],
+           progress: 1, status: 'done', error: ''},
+  answer: (method) => method === 'init' ? {images: fake.array(img, [B, H, W, 4]), matches: fake.array(matches, [P, 6]),
+    scores: fake.array(new Float32Array(P), [P]), features: fake.array(feats, [B * gh * gw, D])} : null,
+};
+"""
+
+SCENARIOS["attr_image"] = r"""
+const H = 32, W = 32, r = fake.rng(5);
+const bg = new Uint8Array(H * W * 3);
+for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+  const o = 3 * (y * W + x), d = Math.hypot(x - 16, y - 14);
+  bg.set(d < 9 ? [220, 120, 40] : [40 + 2 * y, 110, 60 + 3 * x], o);
+}
+const ig = new Float32Array(H * W), occ = new Float32Array(H * W), cam = new Float32Array(H * W);
+for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+  const d = Math.hypot(x - 16, y - 14);
+  ig[y * W + x] = (d < 9 ? 0.8 : -0.2) * (r() - 0.3);
+  occ[y * W + x] = Math.exp(-d * d / 60) - 0.3 * Math.exp(-((x - 5) ** 2 + (y - 25) ** 2) / 20);
+}
+const panels = [
+  {method: 'integrated_gradients', title: 'integrated_gradients', status: 'done', progress: 1, gap: 0.0012},
+  {method: 'occlusion', title: 'occlusion', status: 'done', progress: 1, done: 49, done_label: 'windows'},
+  {method: 'grad_cam', title: 'grad_cam', status: 'done', progress: 1},
+];
+return {
+  bundle: 'attribution_view',
+  traits: {kind: 'image', titles: panels.map(p => p.title), shape: [H, W], tokens: [], feature_names: [], target: 2,
+           target_names: ['airplane', 'car', 'cat', 'dog'], can_recompute: true, sign: 'all', cmap: 'RdBu_r',
+           opacity: 0.7, clip: 99, panels, generation: 1, title: 'Why “cat”?', progress: 1, status: 'done', error: '',
+           n_rows: 8, row: 2, row_names: ['', '', 'cat (p = 0.91)']},
+  answer: (method) => method === 'snapshot' ? {result: {panels: 3}, __messages: [
+    {type: 'background', image: fake.array(bg, [H, W, 3])},
+    {type: 'panel', index: 0, generation: 1, values: fake.array(ig, [H, W])},
+    {type: 'panel', index: 1, generation: 1, values: fake.array(occ, [H, W])},
+    {type: 'panel', index: 2, generation: 1, values: fake.array(cam, [H, W])}]} : null,
+};
+"""
+
+SCENARIOS["attr_tabular"] = r"""
+const names = ['MedInc', 'HouseAge', 'AveRooms', 'AveBedrms', 'Population', 'AveOccup', 'Latitude', 'a rather long feature name here'];
+const v = Float32Array.from([0.91, -0.12, 0.33, -0.05, 0.02, -0.41, 0.77, -0.6]);
+const panels = [{method: 'shapley_permutation', title: 'shapley_permutation', status: 'done', progress: 1, base_value: 2.07,
+                 output: 2.07 + v.reduce((a, b) => a + b, 0), stderr: 0.0123, stderr_history: [0.1, 0.05, 0.03, 0.02, 0.0123],
+                 done: 400, done_label: 'permutations', gap: 1e-7}];
+return {
+  bundle: 'attribution_view',
+  traits: {kind: 'tabular', titles: ['shapley_permutation'], shape: [8], tokens: [], feature_names: names, target: null,
+           target_names: [], can_recompute: false, sign: 'all', cmap: 'RdBu_r', opacity: 0.7, clip: 99, panels,
+           generation: 0, title: 'house price', progress: 1, status: 'done', error: ''},
+  answer: (method) => method === 'snapshot' ? {result: {panels: 1}, __messages: [
+    {type: 'panel', index: 0, generation: 0, values: fake.array(v, [8])}]} : null,
+};
+"""
+
+SCENARIOS["attr_text"] = r"""
+const tokens = ['the', 'movie', 'was', 'not', 'good', 'at', 'all', ',', 'but', 'the', 'acting', 'was', 'superb', '.'];
+const v = Float32Array.from([0.01, 0.1, 0, -0.6, 0.5, 0.02, -0.2, 0, 0.1, 0, 0.3, 0.05, 0.9, 0]);
+const panels = [{method: 'integrated_gradients', title: 'integrated_gradients', status: 'done', progress: 1}];
+return {
+  bundle: 'attribution_view',
+  traits: {kind: 'text', titles: ['integrated_gradients'], shape: [14], tokens, feature_names: [], target: 1,
+           target_names: ['negative', 'positive'], can_recompute: true, sign: 'all', cmap: 'RdBu_r', opacity: 0.7,
+           clip: 99, panels, generation: 0, title: '', progress: 1, status: 'done', error: ''},
+  answer: (method) => method === 'snapshot' ? {result: {panels: 1}, __messages: [
+    {type: 'panel', index: 0, generation: 0, values: fake.array(v, [14])}]} : null,
+};
+"""
+
 
 def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | None = None) -> dict:
     scenario = SCENARIOS[name]
@@ -147,6 +259,9 @@ def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | 
     dims = page.evaluate("() => { const r = document.querySelector('#host .fx-root');"
                          " return {scrollWidth: r.scrollWidth, clientWidth: r.clientWidth,"
                          " hostScroll: document.querySelector('#host').scrollWidth,"
+                         " over: Array.from(r.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right >"
+                         "   r.getBoundingClientRect().right + 0.5).map(e => e.tagName + '.' + e.className + ' ' +"
+                         "   Math.round(e.getBoundingClientRect().right - r.getBoundingClientRect().right)).slice(0, 8),"
                          " sent: window.__sent.map(s => s.content.type + ':' + (s.content.method || ''))}; }")
     path = out / f"{name}-{width}{'-hover' if hover else ''}.png"
     page.locator("#host").screenshot(path=str(path))
