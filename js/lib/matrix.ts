@@ -6,7 +6,7 @@
 import { createAxis, createColorBar, measureText, type Axis, type ColorBar } from "./axis";
 import type { AxisLayout, AxisSpec } from "./scale";
 import { backingSize, fitMatrix } from "./sizing";
-import { lutAt, type Lut } from "./colormaps";
+import { colorize, lutAt, type Lut } from "./colormaps";
 import { fmt } from "./format";
 import type { Theme } from "./theme";
 import { h } from "./ui";
@@ -175,14 +175,19 @@ export function drawBoundaries(
   ctx.restore();
 }
 
+/** Cell text with a fixed number of decimals, so that a column of cells reads alike ("1.00", "0.95"). */
+export function fixed(decimals: number): (v: number) => string {
+  return (v) => (Number.isFinite(v) ? v.toFixed(decimals).replace(/^-(0\.?0*)$/, "$1") : fmt(v));
+}
+
 /** Whether numbers fit in cells of cw x ch CSS px at the axes' font. */
 export function cellTextFits(cw: number, ch: number, sample: string, measure: (s: string) => number): boolean {
   return ch >= 13 && cw >= measure(sample) + 4;
 }
 
 /**
- * Print each cell's value (fmt with `digits` significant digits) centred in its cell, black or white by the
- * cell colour's luminance. Skipped (returns false) when the text does not fit the cells.
+ * Print each cell's value (`format`, by default fmt to 3 significant digits) centred in its cell, black or white
+ * by the cell colour's luminance. Skipped (returns false) when the text does not fit the cells.
  */
 export function drawCellValues(
   ctx: CanvasRenderingContext2D,
@@ -194,13 +199,13 @@ export function drawCellValues(
   lut: Lut,
   limits: readonly [number, number],
   fontFamily: string,
-  digits = 3,
+  format: (v: number) => string = (v) => fmt(v, 3),
 ): boolean {
   const cw = cssW / cols;
   const ch = cssH / rows;
   let widest = "";
   for (let i = 0; i < values.length; i++) {
-    const s = fmt(values[i], digits);
+    const s = format(values[i]);
     if (s.length > widest.length) widest = s;
   }
   if (!cellTextFits(cw, ch, widest, (s) => measureText(s, fontFamily))) return false;
@@ -218,9 +223,65 @@ export function drawCellValues(
       const t = span !== 0 ? (v - limits[0]) / span : 0;
       const [cr, cg, cb] = lutAt(lut, Math.max(0, Math.min(1, t)));
       ctx.fillStyle = 0.2126 * cr + 0.7152 * cg + 0.0722 * cb > 140 ? "#000" : "#fff";
-      ctx.fillText(fmt(v, digits), (j + 0.5) * cw, (i + 0.5) * ch);
+      ctx.fillText(format(v), (j + 0.5) * cw, (i + 0.5) * ch);
     }
   }
   ctx.restore();
   return true;
+}
+
+/**
+ * Colour a whole rows x cols matrix into the frame's canvas (small matrices: every redraw recolours all cells).
+ * Non-finite cells get the theme's background.
+ */
+export function paintMatrix(
+  frame: MatrixFrame,
+  values: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  lut: Lut,
+  limits: readonly [number, number],
+  background: string,
+): void {
+  const ctx = frame.canvas.getContext("2d");
+  if (!ctx || rows <= 0 || cols <= 0) return;
+  const small = document.createElement("canvas");
+  small.width = cols;
+  small.height = rows;
+  const sctx = small.getContext("2d");
+  if (!sctx) return;
+  const img = sctx.createImageData(cols, rows);
+  colorize(values, lut, limits[0], limits[1], img.data);
+  sctx.putImageData(img, 0, 0);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = background;
+  ctx.fillRect(0, 0, frame.canvas.width, frame.canvas.height);
+  const shrinking = frame.canvas.width < cols || frame.canvas.height < rows;
+  ctx.imageSmoothingEnabled = shrinking;
+  ctx.drawImage(small, 0, 0, frame.canvas.width, frame.canvas.height);
+}
+
+/** The cell under a pointer event, or null outside the frame's canvas. */
+export function cellUnder(frame: MatrixFrame, ev: { clientX: number; clientY: number }, rows: number, cols: number): { i: number; j: number } | null {
+  if (!frame.last) return null;
+  const p = frame.toCss(ev);
+  const i = Math.floor((p.y / frame.last.cssH) * rows);
+  const j = Math.floor((p.x / frame.last.cssW) * cols);
+  return i >= 0 && j >= 0 && i < rows && j < cols ? { i, j } : null;
+}
+
+/** Outline cell (i, j) of a rows x cols frame on its overlay (a dark and a light line: visible on any colour). */
+export function outlineCell(frame: MatrixFrame, i: number, j: number, rows: number, cols: number, brand: string): void {
+  const ov = frame.overlay;
+  const ctx = ov.getContext("2d");
+  if (!ctx) return;
+  const sx = ov.width / cols;
+  const sy = ov.height / rows;
+  const r = ov.width / Math.max(1, frame.last?.cssW ?? ov.width);
+  ctx.lineWidth = 3 * r;
+  ctx.strokeStyle = "rgba(255,255,255,0.9)";
+  ctx.strokeRect(j * sx + 1.5 * r, i * sy + 1.5 * r, sx - 3 * r, sy - 3 * r);
+  ctx.lineWidth = 1.5 * r;
+  ctx.strokeStyle = brand;
+  ctx.strokeRect(j * sx + 1.5 * r, i * sy + 1.5 * r, sx - 3 * r, sy - 3 * r);
 }

@@ -86,16 +86,20 @@ export function labelGroups(labels: readonly unknown[], maxGroups = 64): Run[] |
   return runs;
 }
 
-/** Keep the ticks that fit: greedy from the first, each at least `size(t) / 2 + gap + size(prev) / 2` away. */
+/**
+ * Keep the ticks that fit: greedy from the first, each label at least `gap` from the previous one. A label is
+ * centred on its tick but kept inside the axis (the first and last are pushed inwards, as axis.ts draws them),
+ * so collisions are judged where the labels are actually drawn.
+ */
 function thin(ticks: Tick[], size: (t: Tick) => number, gap: number, length: number): Tick[] {
   const out: Tick[] = [];
   let lastEnd = -Infinity;
   for (const t of ticks) {
     const s = size(t);
-    const start = t.pos - s / 2;
-    if (start >= lastEnd + gap && t.pos >= -0.5 && t.pos <= length + 0.5) {
+    const centre = Math.min(Math.max(t.pos, s / 2), Math.max(s / 2, length - s / 2));
+    if (centre - s / 2 >= lastEnd + gap && t.pos >= -0.5 && t.pos <= length + 0.5) {
       out.push(t);
-      lastEnd = t.pos + s / 2;
+      lastEnd = centre + s / 2;
     }
   }
   return out;

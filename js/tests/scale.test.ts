@@ -7,10 +7,14 @@ const measure = (s: string) => 7 * s.length; // 7 px per character
 const X: AxisOptions = { measure, lineHeight: 14, orientation: "x" };
 const Y: AxisOptions = { measure, lineHeight: 14, orientation: "y" };
 
-/** No two labels overlap along the axis (x: by measured width, y: by line height), with `gap` px between. */
-function noCollisions(ticks: Tick[], size: (t: Tick) => number, gap = 0): boolean {
+/**
+ * No two labels overlap along the axis (x: by measured width, y: by line height), with `gap` px between, where
+ * they are drawn: centred on the tick, but kept inside [0, length] (axis.ts pushes the end labels inwards).
+ */
+function noCollisions(ticks: Tick[], size: (t: Tick) => number, gap = 0, length = Infinity): boolean {
+  const at = (t: Tick) => Math.min(Math.max(t.pos, size(t) / 2), length - size(t) / 2);
   for (let i = 1; i < ticks.length; i++) {
-    if (ticks[i].pos - size(ticks[i]) / 2 < ticks[i - 1].pos + size(ticks[i - 1]) / 2 + gap - 1e-9) return false;
+    if (at(ticks[i]) - size(ticks[i]) / 2 < at(ticks[i - 1]) + size(ticks[i - 1]) / 2 + gap - 1e-9) return false;
   }
   return true;
 }
@@ -75,8 +79,10 @@ describe("axisLayout", () => {
     const names = Array.from({ length: 40 }, (_, i) => `feature_${i}`);
     const L = axisLayout({ kind: "labels", labels: names }, 400, Y);
     const k = Number(L.ticks[1].text.split("_")[1]) - Number(L.ticks[0].text.split("_")[1]);
-    expect(k).toBe(2); // 10 px per row, 14 px per line: every 2nd
-    expect(noCollisions(L.ticks, () => 14)).toBe(true);
+    // 10 px per row, 14 px per line + 6 px gap: every 2nd would do in the middle, but the first label is pushed
+    // 2 px down to stay inside the axis, so every 3rd
+    expect(k).toBe(3);
+    expect(noCollisions(L.ticks, () => 14, 6, 400)).toBe(true);
     const every = axisLayout({ kind: "labels", labels: ["a", "b", "c"] }, 300, X);
     expect(every.ticks.map((t) => t.text)).toEqual(["a", "b", "c"]);
     const long = axisLayout({ kind: "labels", labels: ["a".repeat(40), "b"] }, 600, X);
@@ -118,6 +124,11 @@ describe("colour bar ticks", () => {
       expect(noCollisions(L.ticks, (t) => measure(t.text), 6)).toBe(true);
     }
     expect(colorBarTicks(0.8, 1, 300, measure)).toContain("0.90");
+    // the last label is pushed inside the bar: it must not run into its neighbour ("0.981.00" was seen)
+    for (const len of [200, 273, 350, 433]) {
+      const L = axisLayout({ kind: "linear", lo: 0.8104, hi: 1 }, len, X);
+      expect(noCollisions(L.ticks, (t) => measure(t.text), 6, len)).toBe(true);
+    }
   });
 });
 

@@ -238,6 +238,47 @@ return {
 };
 """
 
+SCENARIOS["ranking"] = r"""
+const names = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
+  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
+const scores = Float32Array.from([0.55, 0.2, 0.05, 0.19, 0.04, 0.41, 0.93, 0.1, 0.15, 0.5, 0.45, 0.8, 0.85]);
+const order = Int32Array.from(Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]));
+const lo = scores.map(v => v * 0.8), hi = scores.map(v => Math.min(1, v * 1.2));
+const ks = Int32Array.from([1,2,3,4,5,6,7,8,9,10,11,12,13]);
+const acc = Float32Array.from([0.73, 0.88, 0.86, 0.9, 0.97, 0.97, 0.97, 1, 1, 0.97, 0.97, 0.97, 0.97]);
+const stab = Float32Array.from([0.4, 0.73, 0.65, 0.84, 0.87, 0.77, 0.97, 0.85, 0.8, 0.83, 0.87, 0.9, 1]);
+const M = Float32Array.from([1, 0.95, 0.95, 0.95, 1, 0.91, 0.95, 0.91, 1]);
+return {
+  bundle: 'feature_ranking',
+  traits: {names, methods: ['fisher', 'mi', 'inf_fs'], method: 'fisher', k: 3, selected: [6, 12, 11], n_features: 13,
+           max_bars: 300, curve_label: 'held-out accuracy', title: 'wine', progress: 1, status: 'done', error: ''},
+  answer: (method) => method === 'state' ? {
+    ranking: {method: 'fisher', larger_is_better: true, scores: fake.array(scores, [13]), order: fake.array(order, [13]),
+              lo: fake.array(lo, [13]), hi: fake.array(hi, [13]), stab_k: fake.array(ks, [13]), stab_jaccard: fake.array(stab, [13])},
+    curve: {method: 'fisher', done: true, k: fake.array(ks, [13]), score: fake.array(acc, [13])},
+    agreement: {methods: ['fisher', 'mi', 'inf_fs'], matrix: fake.array(M, [3, 3])}} : null,
+};
+"""
+
+SCENARIOS["layers"] = r"""
+const la = ['0', '1', '2', '3', '4'], lb = ['0', '1', '2', '3', '4'];
+const cka = new Float32Array(25), se = new Float32Array(25);
+for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) { cka[i * 5 + j] = 0.8 + 0.2 * Math.exp(-Math.abs(i - j) / 2) - 0.01 * (i + j) / 2; se[i * 5 + j] = 0.002 + 0.001 * i; }
+const n = 120, labels = [], idx = new Int32Array(n);
+for (let i = 0; i < n; i++) { labels.push(String(Math.floor(i / 40))); idx[i] = (i * 37) % 1200; }
+const r = fake.rng(9);
+const gram = (s) => { const g = new Float32Array(n * n); for (let i = 0; i < n; i++) for (let j = 0; j < n; j++)
+  g[i * n + j] = s * ((labels[i] === labels[j] ? 1 : -0.4) + 0.8 * (r() - 0.5)) + (i === j ? 2 * s : 0); return g; };
+return {
+  bundle: 'layer_comparison',
+  traits: {layers_a: la, layers_b: lb, model_names: ['network A', 'network B'], cka: fake.bytes(cka), cka_se: fake.bytes(se),
+           metric: 'CKA', examples: 1200, n_examples: 1200, pair: [1, 3], sort_by: 'label', has_labels: true,
+           cmap: 'viridis', vmin: null, vmax: null, gram_cmap: 'RdBu_r', title: 'CKA, layer × layer', progress: 1, status: 'done', error: ''},
+  answer: (method) => method === 'grams' ? {a: fake.array(gram(3.6), [n, n]), b: fake.array(gram(0.37), [n, n]), labels,
+    index: fake.array(idx, [n]), lim_a: 3.651807, lim_b: 0.377795, layer_a: '1', layer_b: '3'} : null,
+};
+"""
+
 
 def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | None = None) -> dict:
     scenario = SCENARIOS[name]
