@@ -128,7 +128,7 @@ export function axisLayout(spec: AxisSpec, length: number, opts: AxisOptions): A
     };
     // The most ticks the length allows (at least 3 asked for), fewer until the labels fit.
     const roomy = Math.max(3, Math.floor(length / (opts.orientation === "x" ? 40 : 2.2 * opts.lineHeight)));
-    for (let count = Math.min(10, roomy); count >= 1; count--) {
+    for (let count = Math.min(8, roomy); count >= 1; count--) {
       const values = spec.kind === "log" ? logTicks(lo, hi, count) : niceTicks(lo, hi, count);
       const texts = formatTicks(values);
       const ticks = values.map((v, i) => ({ pos: scale(v), text: texts[i] })).sort((a, b) => a.pos - b.pos);

@@ -248,11 +248,35 @@ export function collectBoxes(root: HTMLElement): SnapBox[] {
   return boxes;
 }
 
+/**
+ * The size of the picture: what the boxes paint (text, fills, images, borders), not the empty rest of the root
+ * (a view is as wide as its output area; its drawing often is not), with a small margin, within the root.
+ */
+export function paintedExtent(boxes: readonly SnapBox[], rootW: number, rootH: number, margin = 4): { width: number; height: number } {
+  let right = 0;
+  let bottom = 0;
+  for (const b of boxes) {
+    const paints =
+      !!b.image || (b.text?.some((t) => t.text.trim() !== "") ?? false) || !isTransparent(b.background) ||
+      (b.borders?.some((x) => x.width > 0 && !isTransparent(x.color)) ?? false);
+    if (!paints || !(b.w > 0 && b.h > 0)) continue;
+    const visible = b.clip ? { r: Math.min(b.x + b.w, b.clip.x + b.clip.w), d: Math.min(b.y + b.h, b.clip.y + b.clip.h) } : { r: b.x + b.w, d: b.y + b.h };
+    right = Math.max(right, visible.r);
+    bottom = Math.max(bottom, visible.d);
+    for (const t of b.text ?? []) {
+      right = Math.max(right, t.x + t.w);
+      bottom = Math.max(bottom, t.y + t.h);
+    }
+  }
+  return { width: Math.min(rootW, Math.ceil(right + margin)), height: Math.min(rootH, Math.ceil(bottom + margin)) };
+}
+
 /** The view's current state as one canvas (CSS size width x height at `scale`), or null if not laid out. */
 export function composeView(root: HTMLElement, background: string, maxSide = 2048): HTMLCanvasElement | null {
   const r = root.getBoundingClientRect();
-  const width = Math.ceil(r.width);
-  const height = Math.ceil(r.height);
+  if (!(r.width > 0 && r.height > 0)) return null;
+  const boxes = collectBoxes(root);
+  const { width, height } = paintedExtent(boxes, Math.ceil(r.width), Math.ceil(r.height));
   if (!(width > 0 && height > 0)) return null;
   const scale = snapshotScale(width, height, typeof devicePixelRatio === "number" ? devicePixelRatio : 1, maxSide);
   const canvas = document.createElement("canvas");
@@ -261,7 +285,7 @@ export function composeView(root: HTMLElement, background: string, maxSide = 204
   const ctx = canvas.getContext("2d");
   if (!ctx) return null;
   ctx.setTransform(scale, 0, 0, scale, 0, 0);
-  drawOps(ctx, paintOps(collectBoxes(root), width, height, background));
+  drawOps(ctx, paintOps(boxes, width, height, background));
   canvas.dataset.cssWidth = String(width);
   canvas.dataset.cssHeight = String(height);
   canvas.dataset.scale = String(scale);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { getColormap } from "../lib/colormaps";
-import { clipScale, colourOf, emptyReason, paintOverlay, signed, underlayGrey } from "../attribution_view";
+import { clipScale, colourOf, paintOverlay, signed, underlayGrey } from "../lib/overlay";
+import { emptyReason } from "../attribution_view";
 
 describe("sign modes (Captum's convention)", () => {
   it("keeps the part of the attribution each mode shows", () => {

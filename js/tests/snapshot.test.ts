@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTransparent, paintOps, snapshotScale, type SnapBox } from "../lib/snapshot";
+import { isTransparent, paintOps, paintedExtent, snapshotScale, type SnapBox } from "../lib/snapshot";
 
 const canvasLike = { width: 10, height: 10 } as unknown as CanvasImageSource;
 
@@ -45,5 +45,20 @@ describe("snapshot composition", () => {
     expect(snapshotScale(800, 600, 3)).toBe(2); // never above 2x
     expect(snapshotScale(1600, 900, 2, 2048)).toBeCloseTo(1.28, 9);
     expect(snapshotScale(100, 100, NaN)).toBe(1);
+  });
+});
+
+describe("paintedExtent", () => {
+  it("crops the picture to what is painted (plus a margin), never beyond the root", () => {
+    const boxes: SnapBox[] = [
+      { x: 0, y: 0, w: 848, h: 700, background: "rgba(0, 0, 0, 0)" }, // the root-wide container paints nothing
+      { x: 30, y: 20, w: 640, h: 640, image: canvasLike },
+      { x: 30, y: 670, w: 640, h: 14, text: [{ text: "column", x: 330, y: 670, w: 40, h: 14 }] },
+    ];
+    expect(paintedExtent(boxes, 848, 700)).toEqual({ width: 674, height: 688 });
+    expect(paintedExtent(boxes, 600, 650)).toEqual({ width: 600, height: 650 });
+    // what a scrolling list hides is not counted
+    const clipped: SnapBox[] = [{ x: 0, y: 0, w: 100, h: 900, background: "red", clip: { x: 0, y: 0, w: 100, h: 200 } }];
+    expect(paintedExtent(clipped, 500, 1000)).toEqual({ width: 104, height: 204 });
   });
 });
