@@ -73,9 +73,10 @@ const CSS = `
 .fx-attr { display: flex; flex-direction: column; align-items: flex-start; padding: 4px 0; gap: 6px; }
 .fx-attr .fx-panels { display: flex; flex-wrap: wrap; gap: ${GAP}px; align-items: flex-start; max-width: 100%; }
 .fx-attr .fx-panel { display: flex; flex-direction: column; gap: 3px; max-width: 100%; min-width: 0; }
-.fx-attr .fx-panel-title { font-weight: 600; overflow-wrap: anywhere; }
-.fx-attr .fx-readout { font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); min-height: 1.2em;
-  overflow-wrap: anywhere; }
+.fx-attr .fx-panel-title, .fx-attr .fx-readout { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.fx-attr .fx-panel-title { font-weight: 600; }
+.fx-attr .fx-readout { font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); min-height: 1.3em; }
+.fx-attr .fx-tabular .fx-readout { white-space: normal; }
 .fx-attr .fx-panel-body { position: relative; line-height: 0; }
 .fx-attr canvas.fx-attr-image, .fx-attr canvas.fx-attr-input { display: block; image-rendering: pixelated;
   border: 1px solid var(--jp-border-color2, #e0e0e0); box-sizing: content-box; }
@@ -184,6 +185,7 @@ function setup(view: View<AttributionTraits>): void {
 
   function buildPanels(): void {
     panelsBox.replaceChildren();
+    panelsBox.classList.toggle("fx-tabular", kind() !== "image"); // no maps to align: readouts may wrap
     const titles = view.get("titles") ?? [];
     values = titles.map((_, i) => values[i] ?? null);
     inputPanel = null;
@@ -199,7 +201,7 @@ function setup(view: View<AttributionTraits>): void {
     }
     doms = titles.map((t, i) => {
       const title = h("div", { class: "fx-panel-title", text: methodTitle(t) });
-      title.title = t; // the method id, for whoever wants to call it
+      title.title = `${methodTitle(t)} (method id: ${t})`;
       const readout = h("div", { class: "fx-readout" });
       const spark = h("canvas", { class: "fx-spark", attrs: { width: "120", height: "24", "aria-hidden": "true" } });
       spark.title = "standard error of the estimate as samples are added";
@@ -461,6 +463,7 @@ function setup(view: View<AttributionTraits>): void {
       if (info.gap !== undefined) parts.push(`completeness gap ${fmt(info.gap)}`);
       if (info.output !== undefined) parts.push(`f(x) ${fmt(info.output)}`);
       d.readout.textContent = parts.join(" · ");
+      d.readout.title = d.readout.textContent; // one line over the map, the whole of it on hover
       d.root.dataset.status = info.status ?? "";
       d.root.dataset.stderr = info.stderr !== undefined ? String(info.stderr) : "";
       const hist = info.stderr_history ?? [];

@@ -228,6 +228,14 @@ export function collectBoxes(root: HTMLElement): SnapBox[] {
       color: cs.color,
       clip: clipOf(el, root, origin),
     };
+    if (cs.overflowX !== "visible" || cs.overflowY !== "visible") {
+      // its own text may run past it (an ellipsis): clip to its box as well
+      const own = { x: box.x, y: box.y, w: box.w, h: box.h };
+      const c = box.clip;
+      box.clip = c
+        ? { x: Math.max(c.x, own.x), y: Math.max(c.y, own.y), w: Math.max(0, Math.min(c.x + c.w, own.x + own.w) - Math.max(c.x, own.x)), h: Math.max(0, Math.min(c.y + c.h, own.y + own.h) - Math.max(c.y, own.y)) }
+        : own;
+    }
     const rot = (el as HTMLElement).dataset?.rotate;
     if (rot) box.rotate = Number(rot) || 0;
     if (el instanceof HTMLCanvasElement) {
@@ -246,6 +254,29 @@ export function collectBoxes(root: HTMLElement): SnapBox[] {
   };
   for (const c of Array.from(root.children)) walk(c);
   return boxes;
+}
+
+/**
+ * Close the gaps that the rows left out of the picture (toolbar, job row) leave behind: every box below a gap
+ * moves up by its height. `gaps` are [top, bottom] ranges (CSS px from the root's top).
+ */
+export function collapseGaps(boxes: readonly SnapBox[], gaps: ReadonlyArray<readonly [number, number]>): SnapBox[] {
+  if (gaps.length === 0) return boxes.slice();
+  const shift = (y: number) => {
+    let d = 0;
+    for (const [top, bottom] of gaps) if (bottom <= y + 0.5) d += bottom - top;
+    return d;
+  };
+  return boxes.map((b) => {
+    const d = shift(b.y);
+    if (d === 0) return b;
+    return {
+      ...b,
+      y: b.y - d,
+      text: b.text?.map((t) => ({ ...t, y: t.y - d })),
+      clip: b.clip ? { ...b.clip, y: b.clip.y - shift(b.clip.y) } : undefined,
+    };
+  });
 }
 
 /**
@@ -271,11 +302,27 @@ export function paintedExtent(boxes: readonly SnapBox[], rootW: number, rootH: n
   return { width: Math.min(rootW, Math.ceil(right + margin)), height: Math.min(rootH, Math.ceil(bottom + margin)) };
 }
 
+/** The margin and gap after a row (its room in a flex column), so that closing the row closes all of it. */
+function gapBelow(el: Element): number {
+  const next = el.nextElementSibling;
+  if (!next) return 0;
+  const a = el.getBoundingClientRect();
+  const b = next.getBoundingClientRect();
+  return Math.max(0, b.top - a.bottom);
+}
+
 /** The view's current state as one canvas (CSS size width x height at `scale`), or null if not laid out. */
 export function composeView(root: HTMLElement, background: string, maxSide = 2048): HTMLCanvasElement | null {
   const r = root.getBoundingClientRect();
   if (!(r.width > 0 && r.height > 0)) return null;
-  const boxes = collectBoxes(root);
+  // Rows of the root that are not in the picture (controls, job row): their room is taken out.
+  const gaps: Array<[number, number]> = [];
+  for (const c of Array.from(root.children)) {
+    if (!c.matches(".fx-toolbar, .fx-job")) continue;
+    const cr = c.getBoundingClientRect();
+    if (cr.height > 0) gaps.push([cr.top - r.top, cr.bottom - r.top + gapBelow(c)]);
+  }
+  const boxes = collapseGaps(collectBoxes(root), gaps);
   const { width, height } = paintedExtent(boxes, Math.ceil(r.width), Math.ceil(r.height));
   if (!(width > 0 && height > 0)) return null;
   const scale = snapshotScale(width, height, typeof devicePixelRatio === "number" ? devicePixelRatio : 1, maxSide);

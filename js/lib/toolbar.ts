@@ -4,6 +4,7 @@
 // not have (e.g. `center` before Python adds it) is kept in the view instead of the model.
 
 import { COLORMAP_NAMES, looksDiverging, parseLutTrait } from "./colormaps";
+import { fmt } from "./format";
 import { h, setHidden } from "./ui";
 import type { View } from "./view";
 
@@ -127,7 +128,9 @@ export function colorControls(
   };
   const syncLimit = (input: HTMLInputElement | null, v: unknown) => {
     if (!input) return;
-    input.value = typeof v === "number" && Number.isFinite(v) ? String(v) : "";
+    // Shown to 4 significant digits (the box is narrow); the trait keeps its exact value until edited.
+    input.value = typeof v === "number" && Number.isFinite(v) ? fmt(v) : "";
+    input.title = typeof v === "number" && Number.isFinite(v) ? String(v) : input.title;
     input.removeAttribute("aria-invalid");
   };
   const checkOrder = () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTransparent, paintOps, paintedExtent, snapshotScale, type SnapBox } from "../lib/snapshot";
+import { collapseGaps, isTransparent, paintOps, paintedExtent, snapshotScale, type SnapBox } from "../lib/snapshot";
 
 const canvasLike = { width: 10, height: 10 } as unknown as CanvasImageSource;
 
@@ -60,5 +60,21 @@ describe("paintedExtent", () => {
     // what a scrolling list hides is not counted
     const clipped: SnapBox[] = [{ x: 0, y: 0, w: 100, h: 900, background: "red", clip: { x: 0, y: 0, w: 100, h: 200 } }];
     expect(paintedExtent(clipped, 500, 1000)).toEqual({ width: 104, height: 204 });
+  });
+});
+
+describe("collapseGaps", () => {
+  it("moves what is below a left-out row (the toolbar) up by its height, and nothing above it", () => {
+    const boxes: SnapBox[] = [
+      { x: 0, y: 0, w: 100, h: 20, text: [{ text: "title", x: 0, y: 2, w: 30, h: 16 }] },
+      { x: 0, y: 60, w: 100, h: 100, background: "red", clip: { x: 0, y: 60, w: 100, h: 50 } },
+      { x: 0, y: 200, w: 100, h: 10, background: "blue" },
+    ];
+    const out = collapseGaps(boxes, [[20, 60]]); // a 40 px toolbar row under the title
+    expect(out[0]).toEqual(boxes[0]);
+    expect(out[1].y).toBe(20);
+    expect(out[1].clip?.y).toBe(20);
+    expect(out[2].y).toBe(160);
+    expect(collapseGaps(boxes, [[20, 60], [170, 190]])[2].y).toBe(140);
   });
 });

@@ -23,7 +23,7 @@ STATIC = lab.REPO_ROOT / "fxwidgets" / "static"
 # The stand-in model: get/set/on/off/send/save_changes over a plain object, requests answered by the scenario,
 # arrays packed as the codec does ({"$array": i, dtype, shape} + binary buffers).
 HOST_JS = r"""
-async ({code, scenario, width, name}) => {
+async ({code, scenario, width, name, pictures}) => {
   const pack = (obj, buffers) => {
     if (obj instanceof Float32Array || obj instanceof Uint8Array || obj instanceof Int32Array) {
       throw new Error('pack typed arrays with fake.array(data, shape)');
@@ -48,6 +48,7 @@ async ({code, scenario, width, name}) => {
   };
   const sc = await (new Function('fake', 'return (async () => {' + scenario + '})()'))(fake);
   const traits = sc.traits;
+  if (pictures) traits.picture = null;  // the model has a `picture` trait: the view sends its PNG
   const listeners = new Map();
   const emit = (ev, ...a) => (listeners.get(ev) || []).slice().forEach(cb => cb(...a));
   window.__sent = [];
@@ -59,6 +60,7 @@ async ({code, scenario, width, name}) => {
     off: (ev, cb) => { const l = listeners.get(ev); if (l) { const i = l.indexOf(cb); if (i >= 0) l.splice(i, 1); } },
     send: (content, _cb, buffers) => {
       window.__sent.push({content, nbuffers: (buffers || []).length, bytes: (buffers || []).map(b => b.byteLength)});
+      if (content && content.type === 'snapshot') window.__picture = new Uint8Array(buffers[0]);
       if (content && content.type === 'request') setTimeout(async () => {
         let res = sc.answer ? await sc.answer(content.method, content.args, model) : null;
         let msgs = [];
@@ -280,7 +282,8 @@ return {
 """
 
 
-def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | None = None) -> dict:
+def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | None = None,
+           pictures: bool = False) -> dict:
     scenario = SCENARIOS[name]
     bundle_name = None
     # the scenario names its bundle; read it by evaluating the scenario's return value's `bundle` in page
@@ -291,7 +294,7 @@ def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | 
         "async (s) => (await (new Function('fake', 'return (async () => {' + s + '})()'))("
         "{array: (d, s) => ({}), rng: () => () => 0.5, bytes: (x) => x})).bundle", scenario)
     code = (STATIC / f"{bundle_name}.js").read_text()
-    page.evaluate(HOST_JS, {"code": code, "scenario": scenario, "width": width, "name": name})
+    page.evaluate(HOST_JS, {"code": code, "scenario": scenario, "width": width, "name": name, "pictures": pictures})
     page.wait_for_timeout(600)
     if hover:
         box = page.locator("#host canvas").first.bounding_box()
@@ -307,6 +310,12 @@ def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | 
     path = out / f"{name}-{width}{'-hover' if hover else ''}.png"
     page.locator("#host").screenshot(path=str(path))
     dims["png"] = str(path)
+    if pictures:
+        page.wait_for_function("() => !!window.__picture", timeout=10_000)
+        data = page.evaluate("() => Array.from(window.__picture)")
+        pic = out / f"{name}-{width}-picture.png"
+        pic.write_bytes(bytes(data))
+        dims["picture"] = str(pic)
     return dims
 
 
@@ -316,6 +325,7 @@ def main() -> None:
     ap.add_argument("--widths", default="400,900")
     ap.add_argument("--out", default=str(lab.REPO_ROOT / "artifacts" / "preview"))
     ap.add_argument("--hover", default="")
+    ap.add_argument("--pictures", action="store_true", help="also save the PNG each view sends to Python")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -331,7 +341,7 @@ def main() -> None:
         for name in args.names:
             for w in [int(x) for x in args.widths.split(",")]:
                 hover = tuple(float(v) for v in args.hover.split(",")) if args.hover else None
-                report[f"{name}-{w}"] = render(page, name, w, out, hover)
+                report[f"{name}-{w}"] = render(page, name, w, out, hover, args.pictures)
         browser.close()
     report["console"] = console
     (out / "report.json").write_text(json.dumps(report, indent=1))
