@@ -65,3 +65,15 @@ def check_positive_float(value: Any, name: str, *, allow_none: bool = True) -> f
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
+
+
+def names_for(names: Any, X: Any, d: int, arg: str = "feature_names") -> list[str] | None:
+    """``names`` (or a DataFrame's columns when ``names`` is None) as ``d`` strings; None when neither is given."""
+    if names is None and hasattr(X, "columns"):
+        names = list(X.columns)
+    if names is None:
+        return None
+    out = [str(v) for v in (names.tolist() if hasattr(names, "tolist") else names)]
+    if len(out) != d:
+        raise ValueError(f"{arg} has {len(out)} entries but X has {d} features")
+    return out

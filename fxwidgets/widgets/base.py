@@ -11,6 +11,7 @@ import anywidget
 import traitlets
 
 from ..runtime import Job, RpcServer
+from ..runtime.limits import CANCEL_WAIT_S
 
 log = logging.getLogger("fxwidgets.widgets")
 
@@ -25,11 +26,16 @@ export default { render({ el }) {
 """
 
 
-def bundle(name: str) -> Path | str:
-    """The built front end of view ``name``; a readable placeholder view when it was never built."""
+def bundle(name: str) -> str:
+    """The built front end of view ``name`` as text; a readable placeholder view when it was never built.
+
+    Text, not a path: anywidget connects every instance to a class-level file watcher when ``_esm`` is a file,
+    and that connection keeps each view alive for the kernel's lifetime even after ``close()``. The leading
+    comment line makes the text multi-line, which anywidget never mistakes for a file name.
+    """
     path = STATIC / f"{name}.js"
     if path.is_file():
-        return path
+        return f"// fxwidgets view: {name}\n" + path.read_text(encoding="utf-8")
     message = (f"fxwidgets: the front-end bundle {path.name} is missing from {STATIC}. "
                "Install the package with pip (it runs the npm build) or run `npm run build` in the repository.")
     warnings.warn(message, RuntimeWarning, stacklevel=2)
@@ -61,7 +67,7 @@ class StreamingWidget(anywidget.AnyWidget):
     def _rpc_cancel(self, _args: dict) -> dict:
         if self.job is not None:
             self.job.cancel()
-            self.job.wait(timeout=5.0)  # the job stops at its next chunk; report the state it reached
+            self.job.wait(timeout=CANCEL_WAIT_S)  # the job stops at its next chunk; report the state it reached
         return {"status": self.status if self.job is None else self.job.status}
 
     def cancel(self) -> None:

@@ -23,10 +23,8 @@ from ..compute.dense import (
     propagate,
     unit_locations,
 )
+from ..runtime.limits import BROWSER_MAX_BYTES
 from .base import ColormapWidget, bundle
-
-#: Largest feature block shipped to the browser (float32 bytes): one kernel -> browser message.
-BROWSER_MAX_BYTES = 8 * 2**20
 
 #: Longest side of an image as shipped (display pixels); larger images are downsampled once.
 MAX_IMAGE_SIDE = 320

@@ -9,53 +9,16 @@ import numpy as np
 import torch
 import traitlets
 
-from ..compute.validate import as_matrix, check_choice, check_positive_int
 from ..compute.affinity import METRICS
 from ..compute.knn import prepare
+from ..compute.ordering import ORDERS, order_rows
+from ..compute.validate import as_matrix, check_choice, check_positive_int
 from ..compute.zoom import BlockPyramid
-from ..results import default_style
+from ..results.affinity import default_style
 from .base import ColormapWidget, bundle
-
-ORDERS = ("given", "labels", "cluster", "spectral")
 
 #: Cells per tile side: 256 x 256 float32 = 256 KiB per tile message, a few tiles fill a 512 px view.
 TILE = 256
-
-#: Most group boundaries sent to the view (lines between label/cluster groups).
-MAX_BOUNDARIES = 512
-
-
-def _order_from(kind: str, x: torch.Tensor, plan, labels, n_clusters: int, seed: int) -> tuple[torch.Tensor, list[int], dict]:
-    n = x.shape[0]
-    info: dict = {"order": kind}
-    if kind == "given":
-        return torch.arange(n), [], info
-    if kind == "labels":
-        codes = np.unique(np.asarray(labels), return_inverse=True)[1].reshape(-1)
-        order = np.argsort(codes, kind="stable")
-        groups = codes[order]
-    elif kind == "cluster":
-        from ..compute.graph import kmeans
-
-        lab, inertia = kmeans(plan.left, n_clusters, seed=seed, n_init=1, max_iter=25)
-        lab = lab.cpu().numpy()
-        order = np.argsort(lab, kind="stable")
-        groups = lab[order]
-        info.update({"n_clusters": n_clusters, "clusters": "k-means on the prepared rows (k-means++, seeded)",
-                     "seed": seed, "inertia": inertia})
-        info["cluster_labels"] = lab
-    else:  # spectral
-        from ..compute.graph import spectral_order
-        from ..compute.knn import knn
-
-        k = min(10, n - 1)
-        g = knn(x, k=k, metric="rbf").graph(symmetrize="max")
-        res = spectral_order(g, seed=seed)
-        order = res.values.cpu().numpy()
-        info.update({"spectral": f"Fiedler vector of the symmetric {k}-NN RBF graph", "seed": seed})
-        return torch.as_tensor(order), [], info
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    return torch.as_tensor(order), change[:MAX_BOUNDARIES].tolist(), info
 
 
 class ZoomHeatmap(ColormapWidget):
@@ -128,7 +91,7 @@ class ZoomHeatmap(ColormapWidget):
                 raise ValueError(f"order must be 'given', 'labels', 'cluster', 'spectral' or a permutation of 0..{n - 1}")
             perm_t, bounds, info = torch.as_tensor(perm), [], {"order": "permutation"}
         else:
-            perm_t, bounds, info = _order_from(kind, x, plan, labels, n_clusters, seed)
+            perm_t, bounds, info = order_rows(kind, x, plan, labels, n_clusters, seed)
         self.cluster_labels = info.pop("cluster_labels", None)
         self.pyramid = BlockPyramid(plan, perm_t, tile=tile_size, samples=samples, seed=seed)
         nonneg = metric == "cosine" and bool((x >= 0).all())

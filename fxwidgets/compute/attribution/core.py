@@ -1,8 +1,8 @@
 """What every attribution method shares: validated inputs, the target, the model's outputs, chunked passes.
 
 A method is a generator of :class:`AttributionStep` (the running estimate, progress, standard error where
-it has one, diagnostics). :class:`AttributionAccumulator` keeps the latest step; the blocking call drains
-the generator, a :class:`~fxwidgets.runtime.Job` drains it in a worker thread.
+it has one, diagnostics). :class:`AttributionAccumulator` keeps the latest step and makes the final
+:class:`AttributionRecord`; the blocking call drains the generator, a job drains it in a worker thread.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ class AttributionStep:
     extras: dict = field(default_factory=dict)
     #: Per row: the model's output at the reference the values are measured from (f(baseline) for IG and
     #: ablation-style methods, E_b f(b) over a background for Shapley and expected gradients), or None where
-    #: the method has no reference (saliency, Grad-CAM). Efficiency/completeness: values sum to output - base_value.
-    base_value: torch.Tensor | None = None
+    #: the method has no reference (saliency, Grad-CAM). Efficiency/completeness: values sum to outputs - base_values
+    #: (shap's Explanation calls these base_values too).
+    base_values: torch.Tensor | None = None
     #: Per row: f(x) at the target.
-    output: torch.Tensor | None = None
+    outputs: torch.Tensor | None = None
     #: What each value is the attribution *of*, for summary and dependence views: (B, n_features) group means for
     #: feature-group methods, else the inputs in the values' layout (token ids for text), None for layer maps.
     feature_values: Any = None
@@ -71,6 +72,34 @@ class Layout:
                 a += size
             return tuple(parts)
         return t
+
+
+@dataclass
+class AttributionRecord:
+    """Attributions for a batch of inputs and what produced them (the final step plus the plan's parameters).
+
+    ``values`` has the inputs' shape (Grad-CAM: (B, H, W) maps; concepts: (B, k, H, W) heat maps).
+    Feature-group methods (ablation, Shapley) also give ``features`` (B, n_features). Sampling methods give
+    ``stderr`` (the standard error of each value). ``diagnostics`` holds the completeness or efficiency gap,
+    the base value f(baseline) and the output f(x) where the method has them.
+    """
+
+    values: torch.Tensor
+    method: str
+    params: dict = field(default_factory=dict)
+    seed: int | None = None
+    target: list | None = None
+    stderr: torch.Tensor | None = None
+    features: torch.Tensor | None = None
+    diagnostics: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+    #: (B,) f at each row's reference: f(baseline), or E_b f(b) over a background set; None without a reference.
+    base_values: torch.Tensor | None = None
+    #: (B,) f(x) at the target.
+    outputs: torch.Tensor | None = None
+    #: The values of what was attributed, for summary (beeswarm) and dependence views: (B, n_features) group means
+    #: for feature-group methods, else the inputs in the values' layout (token ids for text); None for layer maps.
+    feature_values: Any = None
 
 
 @dataclass
@@ -162,7 +191,7 @@ def present(plan: AttributionPlan, step: AttributionStep) -> AttributionStep:
         feature_values = None
     return AttributionStep(values=values, progress=step.progress, stderr=layout.present(step.stderr),
                            features=step.features, diagnostics=step.diagnostics, extras=extras,
-                           base_value=plan.extra.get("base_value"), output=plan.output, feature_values=feature_values)
+                           base_values=plan.extra.get("base_value"), outputs=plan.output, feature_values=feature_values)
 
 
 def select_output(out: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -325,9 +354,12 @@ class AttributionAccumulator:
     def progress(self) -> float:
         return 0.0 if self.latest is None else self.latest.progress
 
-    def result(self):
-        from ...attribution_results import AttributionResult
-
+    def result(self) -> AttributionRecord:
         if self.latest is None or self.latest.progress < 1.0:
             raise RuntimeError("attribution is incomplete")
-        return AttributionResult.from_step(self.plan, self.latest)
+        plan, step = self.plan, self.latest
+        return AttributionRecord(values=step.values, method=plan.method, params=dict(plan.params), seed=plan.seed,
+                                 target=None if plan.target is None else plan.target.cpu().tolist(),
+                                 stderr=step.stderr, features=step.features, diagnostics=dict(step.diagnostics),
+                                 extras=dict(step.extras), base_values=step.base_values, outputs=step.outputs,
+                                 feature_values=step.feature_values)

@@ -328,7 +328,8 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
     layout = Layout(tuple(attributed.shape), tuple(tuple(x.shape[1:]) for x in xs) if mode == "packed" else (), token_sum)
     value_dtype = attributed.dtype if attributed.is_floating_point() else (output.dtype if output.is_floating_point()
                                                                            else torch.float32)
-    extra: dict = {"mode": mode}
+    # call_params: what a view needs to run the same method again for another target (the parameters as given)
+    extra: dict = {"mode": mode, "call_params": dict(params, **({} if forward_args is None else {"forward_args": forward_args}))}
     plan = AttributionPlan(model=model, attributed=attributed, target=t, method=method, chunk_size=chunk_size, seed=seed,
                            params=p, output=output, n_outputs=n_outputs, extra=extra, call=call,
                            inputs=xs if several else xs[0], layout=layout, value_dtype=value_dtype)

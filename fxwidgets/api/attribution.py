@@ -1,22 +1,13 @@
-"""``fx.attribute``: one call for every attribution method."""
+"""The attribution family's verb: ``fx.attribute``, one call for every method."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .attribution_results import AttributionResult
-from .compute.attribution import (
-    AttributionAccumulator,
-    iter_attribution,
-    plan_attribution,
-)
-from .runtime import Job
-
-
-def _attribution_view(job: Job, **kwargs: Any):
-    from .widgets.attribution import AttributionView
-
-    return AttributionView(job=job, **kwargs)
+from ..compute.attribution import AttributionAccumulator, iter_attribution, plan_attribution
+from ..results.attribution import AttributionResult
+from ..widgets.attribution_view import AttributionView
+from ._run import check_stream, drain_or_stream
 
 
 def attribute(
@@ -29,7 +20,7 @@ def attribute(
     seed: int | None = None,
     stream: bool = False,
     **params: Any,
-) -> AttributionResult | Job:
+) -> AttributionResult | Any:
     """Attribute ``model``'s output for ``inputs`` (batch first) to the input features.
 
     Parameters
@@ -61,11 +52,9 @@ def attribute(
     a feature mask that does not cover the input, an unknown parameter) raises before any long work starts.
     """
     plan = plan_attribution(model, inputs, target=target, method=method, chunk_size=chunk_size, seed=seed, **params)
-    plan.extra["call_params"] = dict(params)  # what a view needs to run the same method for another target
-    accumulator = AttributionAccumulator(plan)
-    if stream:
-        return Job(iter_attribution(plan), accumulator, name=plan.method, view_factory=_attribution_view,
-                   params=plan.params)
-    for step in iter_attribution(plan):
-        accumulator.add(step)
-    return accumulator.result()
+    return drain_or_stream(iter_attribution(plan), AttributionAccumulator(plan), stream=check_stream(stream),
+                           finish=AttributionResult.from_record, name=plan.method,
+                           view_factory=AttributionView.from_job, params=plan.params)
+
+
+__all__ = ["attribute"]

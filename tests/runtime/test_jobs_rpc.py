@@ -17,7 +17,9 @@ def test_coalescer_bounds_the_rate_and_loses_nothing():
     flushed, times = [], []
 
     def flush(batch):
-        times.append(time.monotonic())
+        # The instant the coalescer stamped this flush (under its flush lock): a time read here, after the lock,
+        # would add the scheduler's delay on a loaded machine to one gap and take it from the next.
+        times.append(c._last_flush)
         flushed.append(batch)
 
     c = Coalescer(lambda pending, x: (pending or []) + [x], flush, max_rate_hz=20)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fxwidgets.codec import decode_array, encode_array, nbytes, pack, to_wire, unpack
+from fxwidgets.runtime.codec import decode_array, encode_array, nbytes, pack, to_wire, unpack
 from tests.conftest import requires_cuda
 
 

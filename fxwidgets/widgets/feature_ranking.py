@@ -13,7 +13,8 @@ Contract with js/feature_ranking.ts (the shared rules of docs/protocol.md apply:
   ``cancel {}`` as every view.
 - kernel -> view messages: ``ranking`` R = ``{method, larger_is_better, scores (float32 d), order (int32 d),
   lo?, hi? (bootstrap 10th/90th percentiles of the score), stab_k?, stab_jaccard?}`` when the method changes;
-  ``curve`` C = ``{method, done, k (int32), score (float32)}``, the whole curve so far, at most 20 per second.
+  ``curve`` C = ``{method, done, k (int32), score (float32)}``, the whole curve so far, at a bounded rate;
+  a ``ranking`` again for every method once its bootstrap bands (``stability=B``) are ready.
 - DOM for tests: root ``div.fx-ranking`` with ``data-ready``, ``data-k``, ``data-method``, ``data-curve-points``,
   ``data-curve-done``, ``data-status``; ``div.fx-bars > div.fx-row[data-pos][data-index]`` 18 px high;
   ``canvas.fx-curve``, ``canvas.fx-agree``, ``select.fx-method``.
@@ -25,13 +26,17 @@ import threading
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 import traitlets
 
-from ..codec import pack
-from ..compute.selection import compute_scores, plan_selection
-from ..compute.selection.stability import default_ks, iter_probe_curve, topk_stability
+from ..compute.selection import plan_selection
+from ..compute.selection._common import features, is_continuous, labels, target
+from ..compute.selection.ranking import bootstrap_summary, rank_features
+from ..compute.selection.stability import default_ks, iter_probe_curve, spearman_agreement
+from ..compute.validate import names_for
+from ..results.selection import SelectionResult
 from ..runtime import Coalescer, Job
+from ..runtime.codec import pack
+from ..runtime.limits import MAX_RATE_HZ
 from .base import StreamingWidget, bundle
 
 DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs", "ilfs")
@@ -56,20 +61,6 @@ class _Curve:
         return {"k": list(self.ks), "score": list(self.values)}
 
 
-def spearman_agreement(rankings: dict[str, torch.Tensor]) -> np.ndarray:
-    """Spearman correlation between the rank positions that each pair of methods gives the features."""
-    names = list(rankings)
-    d = int(next(iter(rankings.values())).numel())
-    pos = np.empty((len(names), d))
-    for i, m in enumerate(names):
-        p = np.empty(d)
-        p[rankings[m].cpu().numpy()] = np.arange(d)
-        pos[i] = p
-    if d < 2 or len(names) < 2:
-        return np.ones((len(names), len(names)))
-    return np.atleast_2d(np.corrcoef(pos))
-
-
 class FeatureRanking(StreamingWidget):
     """Interactive top-k feature selection.
 
@@ -92,24 +83,25 @@ class FeatureRanking(StreamingWidget):
     curve_label = traitlets.Unicode("held-out accuracy").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
+    @classmethod
+    def from_result(cls, result: SelectionResult, X: Any = None, y: Any = None, **kwargs: Any) -> "FeatureRanking":
+        """The view of one finished selection (give X and y for the held-out accuracy curve)."""
+        return cls(X, y, results={result.method: result}, method=result.method, k=result.k,
+                   feature_names=kwargs.pop("feature_names", result.feature_names), **kwargs)
+
     def __init__(self, X: Any = None, y: Any = None, *, methods: Sequence[str] | None = None, method: str | None = None,
                  k: int | None = None, feature_names: Sequence[Any] | None = None, stability: int = 0,
                  results: dict | None = None, probe: bool = True, test_fraction: float = 0.25, seed: int = 0,
                  title: str = "", max_bars: int = MAX_BARS, **params: Any) -> None:
-        from ..feature_selection import SelectionResult, _names
-
         if results is None:
             if X is None:
                 raise TypeError("give FeatureRanking the data X (and y), or results={method: SelectionResult}")
             if methods is None:
-                from ..compute.selection._common import is_continuous
                 methods = (("variance", "laplacian", "inf_fs") if y is None
                            else REGRESSION_METHODS if is_continuous(y) else DEFAULT_METHODS)
             methods = list(methods)
-            results = {}
-            for m in methods:
-                from ..feature_selection import select
-                results[m] = select(X, y, m, k=k, seed=seed, **params.get(m, {}))
+            results = {m: SelectionResult.from_record(rank_features(X, y, m, k=k, seed=seed, **params.get(m, {})))
+                       for m in methods}
         for m, r in results.items():
             if not isinstance(r, SelectionResult):
                 raise TypeError(f"results[{m!r}] must be a SelectionResult, got {type(r).__name__}")
@@ -121,7 +113,7 @@ class FeatureRanking(StreamingWidget):
         method = method or methods[0]
         if method not in results:
             raise ValueError(f"method must be one of {methods}; got {method!r}")
-        names = _names(feature_names, X, d) or first.feature_names or [f"x{i}" for i in range(d)]
+        names = names_for(feature_names, X, d) or first.feature_names or [f"x{i}" for i in range(d)]
         k = first.k if k is None else k
         if not isinstance(k, int) or not 1 <= k <= d:
             raise ValueError(f"k must be an integer in 1..{d}, got {k!r}")
@@ -137,10 +129,10 @@ class FeatureRanking(StreamingWidget):
         self._probe = probe and X is not None and y is not None
         self._curves: dict[str, Job] = {}
         self.rpc.register("state", self._rpc_state)
+        self._stability_job: Job | None = None
         if stability:
-            self._compute_stability(int(stability), params)
+            self._start_stability(int(stability), params)
         if self._probe:
-            from ..compute.selection._common import is_continuous
             self.curve_label = "held-out R²" if is_continuous(y) else "held-out accuracy"
             self._start_curve(method)
         self.observe(self._on_k, names="k")
@@ -189,25 +181,41 @@ class FeatureRanking(StreamingWidget):
             self._start_curve(self.method)
 
     # -- stability -----------------------------------------------------------------------------------
-    def _compute_stability(self, n_resamples: int, params: dict) -> None:
-        for m, r in self._results.items():
-            if self._X is None:
-                break
-            plan = plan_selection(self._X, self._y if r.params.get("task") != "unsupervised" else None, m,
-                                  seed=self._seed, constant=r.params.get("constant", "raise"), **params.get(m, {}))
-            gen = torch.Generator().manual_seed(self._seed)
-            n = plan.x.shape[0]
-            scores, rankings = [], []
-            for b in range(n_resamples):
-                rows = torch.randint(0, n, (n,), generator=gen).to(plan.x.device)
-                s, rk, _ = compute_scores(plan, rows=rows, seed=self._seed + b + 1)
-                scores.append(s.detach().cpu().double().numpy())
-                rankings.append(rk)
-            S = np.stack(scores)
-            with np.errstate(all="ignore"):
-                lo, hi = np.nanpercentile(S, 10, axis=0), np.nanpercentile(S, 90, axis=0)
-            self._bands[m] = (lo, hi)
-            self._stability[m] = topk_stability(torch.stack(rankings), default_ks(self.n_features))
+    def _start_stability(self, n_resamples: int, params: dict) -> None:
+        """Bootstrap bands and top-k stability of every method, computed in the background; each method's
+        ranking is sent again once its bands exist."""
+        if self._X is None:
+            return
+        plans = {m: plan_selection(self._X, self._y if r.params.get("task") != "unsupervised" else None, m,
+                                   seed=self._seed, constant=r.params.get("constant", "raise"), **params.get(m, {}))
+                 for m, r in self._results.items()}
+        ks = default_ks(self.n_features)
+
+        def summaries():
+            for i, (m, plan) in enumerate(plans.items()):
+                yield _MethodSummary(m, bootstrap_summary(plan, n_resamples, self._seed, ks), (i + 1) / len(plans))
+
+        view = self
+
+        class Listener:
+            def on_item(self, _job: Job, item: "_MethodSummary") -> None:
+                view._bands[item.method] = (item.summary["lo"], item.summary["hi"])
+                view._stability[item.method] = item.summary
+                if item.method == view.method:
+                    view._send_ranking(item.method)
+
+            def on_end(self, _job: Job) -> None:
+                pass
+
+        job = Job(summaries(), _Summaries(), name="bootstrap-stability", start=False,
+                  params={"n_resamples": n_resamples, "seed": self._seed})
+        job.subscribe(Listener())
+        self._stability_job = job
+        job.start()
+
+    def wait_stability(self, timeout: float | None = None) -> bool:
+        """Wait for the bootstrap bands (``stability=B``); True when they are all there."""
+        return self._stability_job is None or self._stability_job.wait(timeout)
 
     # -- the probe curve -------------------------------------------------------------------------------
     def _start_curve(self, method: str) -> None:
@@ -215,8 +223,6 @@ class FeatureRanking(StreamingWidget):
             if method in self._curves:
                 self._send_curve(method)
                 return
-            from ..compute.selection._common import features, is_continuous, labels, target
-
             x = features(self._X)
             if is_continuous(self._y):
                 t, classification, n_classes = target(self._y, x.shape[0], x.device, x.dtype), False, 1
@@ -279,11 +285,29 @@ class FeatureRanking(StreamingWidget):
         return out
 
 
+class _MethodSummary:
+    def __init__(self, method: str, summary: dict, progress: float) -> None:
+        self.method, self.summary, self.progress = method, summary, progress
+
+
+class _Summaries:
+    """Accumulator of the bootstrap job: every method's summary by name."""
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, dict] = {}
+
+    def add(self, item: _MethodSummary) -> None:
+        self.by_method[item.method] = item.summary
+
+    def result(self) -> dict:
+        return dict(self.by_method)
+
+
 class _CurveListener:
     def __init__(self, view: FeatureRanking, method: str) -> None:
         self.view = view
         self.method = method
-        self.coalescer = Coalescer(lambda _pending, update: update, self._flush, max_rate_hz=20.0)
+        self.coalescer = Coalescer(lambda _pending, update: update, self._flush, max_rate_hz=MAX_RATE_HZ)
 
     def _flush(self, _update: Any) -> None:
         self.view._send_curve(self.method)

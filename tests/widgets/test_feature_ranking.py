@@ -9,7 +9,7 @@ import traitlets
 from sklearn.datasets import load_wine
 
 import fxwidgets as fx
-from fxwidgets.codec import unpack
+from fxwidgets.runtime.codec import unpack
 from fxwidgets.compute.selection._common import labels
 from fxwidgets.compute.selection.stability import default_ks, iter_probe_curve, probe_score, split_indices
 
@@ -70,6 +70,7 @@ def test_streamed_curve_equals_the_blocking_probe(wine):
 def test_stability_band_and_agreement(wine):
     X, y = wine
     view = fx.FeatureRanking(X, y, methods=["fisher", "f_classif", "mi"], k=3, stability=6, probe=False)
+    assert view.wait_stability(timeout=60)  # the bootstrap runs in the background
     A = view.agreement
     assert A.shape == (3, 3) and np.allclose(np.diag(A), 1)
     assert A[0, 1] == pytest.approx(1.0)  # Fisher = F (K-1)/(N-K): identical rankings

@@ -7,7 +7,7 @@ import torch
 import traitlets
 
 import fxwidgets as fx
-from fxwidgets.codec import unpack
+from fxwidgets.runtime.codec import unpack
 from fxwidgets.testing import slow_affinity_job
 
 

@@ -8,7 +8,7 @@ import torch
 
 import fxwidgets as fx
 from fxwidgets.compute.graph import eigenvector_centrality, spectral_clustering, spectral_embedding, spectral_order
-from fxwidgets.compute.knn import knn, knn_graph, mutual_nn
+from fxwidgets import knn, knn_graph, mutual_nn
 
 
 def _data(n=300, d=12, seed=0, dtype=torch.float64):

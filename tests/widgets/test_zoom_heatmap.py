@@ -10,7 +10,7 @@ import torch
 import traitlets
 
 import fxwidgets as fx
-from fxwidgets.codec import unpack
+from fxwidgets.runtime.codec import unpack
 from fxwidgets.compute.reduce import block_means
 
 

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 import traitlets
 
-from ..compute.reduce import block_means
+from ..compute.reduce import block_means, robust_limit
+from ..results.similarity import CompareResult
 from ..runtime import Job
-from .heatmap import AffinityHeatmap
+from .affinity_heatmap import AffinityHeatmap
 
 
 class LayerSimilarityHeatmap(AffinityHeatmap):
@@ -33,15 +34,6 @@ class LayerSimilarityHeatmap(AffinityHeatmap):
             self._display[:] = block_means(values, fr, fc)
             self._rows_ready = h
         return 0, h
-
-
-def _colour_limit(g: torch.Tensor) -> float:
-    """A symmetric colour range that the diagonal (each example with itself) does not wash out: the 99th
-    percentile of the off-diagonal magnitudes. Larger values saturate; the tooltip shows them exactly."""
-    n = g.shape[0]
-    off = g[~torch.eye(n, dtype=torch.bool)].abs()
-    lim = float(torch.quantile(off[:1_000_000], 0.99)) if off.numel() else float(g.abs().max())
-    return lim if lim > 0 else (float(g.abs().max()) or 1.0)
 
 
 DATA_ORDER = "data order"
@@ -65,8 +57,6 @@ class LayerComparison(ipywidgets.VBox):
 
     def __init__(self, source: Any, *, sort_by: str | None = None, cmap: str = "viridis",
                  gram_cmap: str = "RdBu_r", title: str | None = None, model_names: tuple[str, str] | None = None) -> None:
-        from ..compare_api import CompareResult
-
         if isinstance(source, Job):
             self.job: Job | None = source
             plan = source.state.plan
@@ -111,6 +101,15 @@ class LayerComparison(ipywidgets.VBox):
         elif expect_labels:
             self.sort_by = LABEL_ORDER
 
+    # -- what results and jobs open ----------------------------------------------------------------------
+    @classmethod
+    def from_result(cls, result: CompareResult, **kwargs: Any) -> "LayerComparison":
+        return cls(result, **kwargs)
+
+    @classmethod
+    def from_job(cls, job: Job, **kwargs: Any) -> "LayerComparison":
+        return cls(job, **kwargs)
+
     # -- the job --------------------------------------------------------------------------------------
     def on_item(self, job: Job, item: Any) -> None:
         self._refresh_info()
@@ -118,7 +117,7 @@ class LayerComparison(ipywidgets.VBox):
     def on_end(self, job: Job) -> None:
         self._refresh_info()
         if job.status == "done":
-            self.result = job.state.result()  # not job.result(): on_end runs before the job counts as finished
+            self.result = job.completed_result()  # not job.result(): that waits for every on_end, this one included
             if self.pair:
                 self._show_pair(*self.pair)
 
@@ -188,7 +187,7 @@ class LayerComparison(ipywidgets.VBox):
         views = []
         for side, grams, layers, r in (("a", ga, self.layers_a, row), ("b", gb, self.layers_b, col)):
             g = grams[r][idx][:, idx].float()
-            lim = _colour_limit(g)
+            lim = robust_limit(g)
             who = self.model_names[0 if side == "a" else 1]
             views.append(AffinityHeatmap(g, row_labels=names, col_labels=names, cmap=self.gram_cmap, vmin=-lim,
                                          vmax=lim, value_label="centred Gram",

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..compute.attribution import AttributionRecord
+from .base import Result, new_axes, to_numpy
 
-@dataclass
-class AttributionResult:
+
+class AttributionResult(AttributionRecord, Result):
     """Attributions for a batch of inputs.
 
     ``values`` has the inputs' shape (Grad-CAM: (B, H, W) maps; concepts: (B, k, H, W) heat maps).
     Feature-group methods (ablation, Shapley) also give ``features`` (B, n_features). Sampling methods give
     ``stderr`` (the standard error of each value). ``diagnostics`` holds the completeness or efficiency gap,
     the base value f(baseline) and the output f(x) where the method has them.
+    ``show(inputs)`` is the interactive :class:`~fxwidgets.AttributionView`.
     """
-
-    values: torch.Tensor
-    method: str
-    params: dict = field(default_factory=dict)
-    seed: int | None = None
-    target: list | None = None
-    stderr: torch.Tensor | None = None
-    features: torch.Tensor | None = None
-    diagnostics: dict = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_step(cls, plan: Any, step: Any) -> AttributionResult:
-        return cls(values=step.values, method=plan.method, params=dict(plan.params), seed=plan.seed,
-                   target=None if plan.target is None else plan.target.cpu().tolist(),
-                   stderr=step.stderr, features=step.features, diagnostics=dict(step.diagnostics),
-                   extras=dict(step.extras))
 
     @property
     def device(self) -> torch.device:
@@ -61,31 +46,17 @@ class AttributionResult:
         return self.diagnostics.get("output")
 
     def numpy(self) -> np.ndarray:
-        return self.values.detach().cpu().numpy()
+        return to_numpy(self.values)
 
     def to_dict(self) -> dict:
-        def conv(v):
-            return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
-
         return {"method": self.method, "params": dict(self.params), "seed": self.seed, "target": self.target,
-                "values": self.numpy(), "stderr": conv(self.stderr), "features": conv(self.features),
-                "diagnostics": dict(self.diagnostics), **{k: conv(v) for k, v in self.extras.items()}}
+                "values": self.numpy(), "stderr": to_numpy(self.stderr), "features": to_numpy(self.features),
+                "diagnostics": dict(self.diagnostics), **{k: to_numpy(v) for k, v in self.extras.items()}}
 
-    def show(self, inputs: Any = None, **kwargs: Any):
-        """The interactive view (image overlay, text tokens or tabular waterfall)."""
-        from .widgets.attribution import AttributionView
-
-        return AttributionView(self, inputs=inputs, **kwargs)
-
-    def plot(self, index: int = 0, ax=None, *, cmap: str = "RdBu_r", title: str | None = None):
+    def plot(self, index: int = 0, ax=None, *, cmap: Any = "RdBu_r", title: str | None = None):
         """A static matplotlib figure of one row's attributions (image-like values as an image, else bars)."""
-        import matplotlib.pyplot as plt
-
         v = self.numpy()[index]
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(5, 4))
-        else:
-            fig = ax.figure
+        fig, ax = new_axes(ax, (5, 4))
         if v.ndim >= 2:
             img = v if v.ndim == 2 else v.sum(0)
             lim = float(np.abs(img).max()) or 1.0

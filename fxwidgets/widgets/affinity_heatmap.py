@@ -10,22 +10,16 @@ import numpy as np
 import torch
 import traitlets
 
-from ..codec import pack
 from ..compute.reduce import block_factor, block_means
+from ..results.affinity import AffinityResult, default_style
 from ..runtime import Coalescer, Job
+from ..runtime.codec import pack
+from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
 from .base import ColormapWidget, bundle
-
 
 #: Cells per side the browser draws. 4096^2 float32 is 64 MiB in the page; larger matrices are shown
 #: as block means (the tooltip then asks the kernel for the exact value).
 MAX_DISPLAY = 4096
-
-#: Largest single kernel -> browser message. Tornado closes a websocket on messages over 10 MiB in the
-#: other direction; staying under 8 MiB both ways keeps one rule for every transport.
-MAX_MESSAGE_BYTES = 8 * 2**20
-
-#: Flushes per second while streaming; well under Jupyter's 1000 messages/s iopub limit.
-MAX_RATE_HZ = 30.0
 
 
 def _labels(labels: Sequence[Any] | None, n: int, name: str) -> list[str]:
@@ -116,6 +110,23 @@ class AffinityHeatmap(ColormapWidget):
             self.status, self.progress = "done", 1.0
         else:
             self._attach(job, max_rate_hz)
+
+    # -- what results and jobs open ------------------------------------------------------------------
+    @classmethod
+    def from_result(cls, result: AffinityResult, *, row_labels: Sequence[Any] | None = None,
+                    col_labels: Sequence[Any] | None = None, **style: Any) -> "AffinityHeatmap":
+        """The heatmap of a finished affinity matrix, coloured as its metric suggests."""
+        kwargs = {**result.default_style(), "value_label": result.metric, **style}
+        return cls(result.values, row_labels=row_labels, col_labels=col_labels, **kwargs)
+
+    @classmethod
+    def from_job(cls, job: Job, **kwargs: Any) -> "AffinityHeatmap":
+        """The heatmap of an affinity job, filling in tile by tile."""
+        plan = job.state.plan
+        # The values do not exist yet: cosine of non-negative inputs (pixels, ReLU features) cannot go below 0.
+        nonnegative = plan.metric == "cosine" and bool((plan.left >= 0).all()) and bool((plan.right >= 0).all())
+        style = default_style(plan.metric, nonnegative=nonnegative)
+        return cls(job=job, **{**style, "value_label": plan.metric, **kwargs})
 
     # -- inputs ------------------------------------------------------------------------------------
     @staticmethod

@@ -10,8 +10,8 @@ import torch
 import traitlets
 
 import fxwidgets as fx
-from fxwidgets.codec import unpack
-from fxwidgets.widgets.attribution import AttributionView
+from fxwidgets.runtime.codec import unpack
+from fxwidgets.widgets.attribution_view import AttributionView
 
 
 class TinyCNN(torch.nn.Module):

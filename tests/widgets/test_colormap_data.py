@@ -15,7 +15,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 from matplotlib import colormaps  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA_TS = ROOT / "js" / "lib" / "colormap_data.ts"
 COLORMAPS_TS = ROOT / "js" / "lib" / "colormaps.ts"
 EXPECTED = {"viridis", "magma", "gray", "RdBu_r", "coolwarm"}

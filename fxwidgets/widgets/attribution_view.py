@@ -27,13 +27,15 @@ import numpy as np
 import torch
 import traitlets
 
-from ..codec import pack
+from ..compute.attribution import AttributionAccumulator, as_inputs, iter_attribution, plan_attribution
+from ..results.attribution import AttributionResult
 from ..runtime import Coalescer, Job
+from ..runtime.codec import pack
+from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
 from .base import ColormapWidget, bundle
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
 KINDS = ("image", "text", "tabular")
-MAX_RATE_HZ = 20.0
 
 
 def _merge(pending: set | None, update: int) -> set:
@@ -129,8 +131,6 @@ class AttributionView(ColormapWidget):
         chunk_size: int | None = None,
         max_rate_hz: float = MAX_RATE_HZ,
     ) -> None:
-        from ..attribution_results import AttributionResult
-
         if isinstance(model, AttributionResult) or (isinstance(model, (list, tuple)) and model
                                                      and isinstance(model[0], AttributionResult)):
             results, model = model, None
@@ -153,8 +153,6 @@ class AttributionView(ColormapWidget):
         elif model is not None:
             if inputs is None:
                 raise TypeError("inputs are required with a model")
-            from ..compute.attribution.core import as_inputs
-
             x = as_inputs(inputs, model)
             if not 0 <= index < x.shape[0]:
                 raise ValueError(f"index {index} is out of range for {x.shape[0]} inputs")
@@ -220,6 +218,17 @@ class AttributionView(ColormapWidget):
             self.status, self.progress = "done", 1.0
             self._publish_info()
 
+    # -- what results and jobs open ----------------------------------------------------------------------------
+    @classmethod
+    def from_result(cls, result: Any, inputs: Any = None, **kwargs: Any) -> "AttributionView":
+        """The view of finished attributions (``result.show(inputs)``; no recompute)."""
+        return cls(result, inputs=inputs, **kwargs)
+
+    @classmethod
+    def from_job(cls, job: Job, **kwargs: Any) -> "AttributionView":
+        """The live view of an attribution job."""
+        return cls(job=job, **kwargs)
+
     # -- validation ------------------------------------------------------------------------------------------
     @traitlets.validate("sign")
     def _valid_sign(self, proposal):
@@ -243,8 +252,6 @@ class AttributionView(ColormapWidget):
 
     # -- jobs ------------------------------------------------------------------------------------------------
     def _start_all(self) -> None:
-        from ..attribution_api import attribute
-
         with self._lock:
             self._generation += 1
             gen = self._generation
@@ -255,8 +262,10 @@ class AttributionView(ColormapWidget):
         for i, p in enumerate(self._panels):
             p.values, p.stderr_history = None, []
             p.info = {"method": p.method, "title": p.title, "status": "running", "progress": 0.0}
-            job = attribute(self._model, self._inputs, target=tgt, method=p.method, chunk_size=self._chunk_size,
-                            stream=True, **p.params)
+            plan = plan_attribution(self._model, self._inputs, target=tgt, method=p.method,
+                                    chunk_size=self._chunk_size, **p.params)
+            job = Job(iter_attribution(plan), AttributionAccumulator(plan), finish=AttributionResult.from_record,
+                      name=plan.method, params=plan.params)
             self._attach(i, job, gen)
         self._publish_info()
 
@@ -377,7 +386,7 @@ class AttributionView(ColormapWidget):
                 p.job.cancel()
         for p in self._panels:
             if p.job is not None:
-                p.job.wait(timeout=5.0)
+                p.job.wait(timeout=CANCEL_WAIT_S)
         return {"status": self.status}
 
     def cancel(self) -> None:

@@ -1,0 +1,2 @@
+"""The public verbs, one module per family (``affinity``, ``similarity``, ``attribution``, ``selection``): data
+first, parameters by keyword, ``stream=True`` for a Job. ``fxwidgets/__init__.py`` re-exports them."""
