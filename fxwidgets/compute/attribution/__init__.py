@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .core import AttributionAccumulator, AttributionPlan, AttributionRecord, AttributionStep, present
+from .core import AttributionAccumulator, AttributionPlan, AttributionRecord, AttributionStep, as_inputs, present
 from .gradients import IG_RULES, quadrature
 from .planning import ALIASES, GRADIENT_METHODS, METHODS, plan_attribution
 
@@ -23,4 +23,4 @@ def iter_attribution(plan: AttributionPlan) -> Iterator[AttributionStep]:
 
 
 __all__ = ["ALIASES", "GRADIENT_METHODS", "IG_RULES", "METHODS", "AttributionAccumulator", "AttributionPlan",
-           "AttributionRecord", "AttributionStep", "iter_attribution", "plan_attribution", "quadrature"]
+           "AttributionRecord", "AttributionStep", "as_inputs", "iter_attribution", "plan_attribution", "quadrature"]
