@@ -205,18 +205,14 @@ def _bounds(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def _choose_layer(model: Any, method: str, p: dict, raw: tuple[torch.Tensor, ...]) -> torch.nn.Module | None:
-    """The layer a gradient method attributes to: the one given, or for integer token ids the first embedding."""
+    """The layer a gradient method attributes to: the one given, or for integer token ids the model's first
+    ``nn.Embedding``. Integer inputs to a model without an embedding are numbers (cast to the model's dtype)."""
     if method not in GRADIENT_METHODS:
         return None
     if p["layer"] is not None:
         return layer_module(model, p["layer"])
     if len(raw) == 1 and is_integer(raw[0]):
-        emb = find_embedding(model)
-        if emb is None:
-            raise ValueError(f"inputs are integers ({raw[0].dtype}), which gradient methods cannot differentiate: "
-                             "give layer= (the embedding module or its name) to attribute at a layer; "
-                             "the model has no torch.nn.Embedding to pick by default")
-        return emb
+        return find_embedding(model)
     return None
 
 
@@ -282,6 +278,8 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
                          "method='feature_ablation' or a Shapley method with a feature_mask per input")
     if p.get("baseline_token") is not None and not ids:
         raise ValueError("baseline_token applies to integer token-id inputs only; give baseline= for other inputs")
+    if ids:
+        _check_token_ids(xs[0], p.get("baseline_token"), layer if layer is not None else find_embedding(model))
     fargs, fkwargs = as_forward_args(forward_args, B, xs[0].device)
     mode = "layer" if layer is not None else ("packed" if several else "direct")
     call = ModelCall(model, xs, fargs, fkwargs, mode, layer, side)
@@ -391,6 +389,18 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
     if forward_args is not None:
         plan.params["forward_args"] = f"{len(fargs)} positional, {len(fkwargs)} keyword"
     return plan
+
+
+def _check_token_ids(ids: torch.Tensor, token: int | None, embedding: Any) -> None:
+    """Token ids (and the baseline token) must index the embedding table."""
+    size = getattr(embedding, "num_embeddings", None)
+    if size is None:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= size:
+        raise ValueError(f"inputs hold token ids from {lo} to {hi}, outside the embedding's {size} entries (0..{size - 1})")
+    if token is not None and token >= size:
+        raise ValueError(f"baseline_token {token} is outside the embedding's {size} entries (0..{size - 1})")
 
 
 def _attributed_to(mode: str, side: str, ids: bool) -> str:
