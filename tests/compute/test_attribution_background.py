@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from fxwidgets.compute.attribution import iter_attribution, plan_attribution
+from tests.conftest import requires_cuda
 
 shap = pytest.importorskip("shap")
 
@@ -288,3 +289,15 @@ def test_bad_backgrounds_are_named(kw, match):
     model = torch.nn.Linear(5, 1)
     with pytest.raises(ValueError, match=match):
         plan_attribution(model, torch.randn(2, 5), **kw)
+
+
+@requires_cuda
+@pytest.mark.parametrize("method,kw", [("shapley_exact", {}), ("shapley_permutation", {"n_permutations": 6}),
+                                       ("kernel_shap", {"n_samples": 40}), ("gradient_shap", {"n_samples": 8})])
+def test_background_cpu_and_cuda_agree(method, kw):
+    model = mlp(5, seed=17)
+    x, bg = data(5, 3, 6, seed=18)
+    cpu = attribute(model, x, target=0, method=method, background=bg, **kw)
+    gpu = attribute(model.cuda(), x, target=0, method=method, background=bg, **kw)
+    assert gpu.values.device.type == "cuda" and gpu.base_values.device.type == "cuda"
+    torch.testing.assert_close(gpu.values.cpu(), cpu.values, rtol=1e-9, atol=1e-12)

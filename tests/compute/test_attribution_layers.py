@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from fxwidgets.compute.attribution import iter_attribution, plan_attribution
+from tests.conftest import requires_cuda
 
 captum_attr = pytest.importorskip("captum.attr")
 
@@ -182,3 +183,23 @@ def test_bad_layer_arguments_are_named(setup, kw, match):
     net, x, _ = setup
     with pytest.raises((ValueError, TypeError), match=match):
         plan_attribution(net, x, target=0, **kw)
+
+
+@pytest.mark.parametrize("method,kw", [("integrated_gradients", {"n_steps": 9}), ("smoothgrad", {"n_samples": 5}),
+                                       ("gradient_shap", {"n_samples": 5}), ("input_x_gradient", {})])
+def test_layer_results_do_not_depend_on_the_chunk_size(setup, method, kw):
+    net, x, base = setup
+    if method == "gradient_shap":
+        kw = {**kw, "background": base}
+    rs = [attribute(net, x, target=1, method=method, layer=net[2], chunk_size=c, **kw) for c in (1, 3, 1000)]
+    for r in rs[1:]:
+        torch.testing.assert_close(r.values, rs[0].values, rtol=1e-10, atol=1e-13)
+
+
+@requires_cuda
+def test_layer_ig_cpu_and_cuda_agree(setup):
+    net, x, base = setup
+    cpu = attribute(net, x, target=1, method="integrated_gradients", layer=net[2], baseline=base, n_steps=16)
+    gpu = attribute(net.cuda(), x, target=1, method="integrated_gradients", layer=net[2], baseline=base, n_steps=16)
+    assert gpu.values.device.type == "cuda"
+    torch.testing.assert_close(gpu.values.cpu(), cpu.values, rtol=1e-9, atol=1e-12)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from fxwidgets.compute.attribution import iter_attribution, plan_attribution
+from tests.conftest import requires_cuda
 
 captum_attr = pytest.importorskip("captum.attr")
 
@@ -178,3 +179,22 @@ def test_ids_out_of_the_vocabulary_and_baseline_token_for_numbers(model, ids):
         plan_attribution(model, torch.cat([ids, torch.tensor([[25] * T])]), target=0, method="ig")
     with pytest.raises(ValueError, match="baseline_token applies to integer token-id inputs"):
         plan_attribution(torch.nn.Linear(T, 1), ids.float(), method="shapley_exact", baseline_token=0)
+
+
+@pytest.mark.parametrize("method,kw", [("integrated_gradients", {"n_steps": 7}), ("gradient_shap", {"n_samples": 4}),
+                                       ("kernel_shap", {"n_samples": 20}), ("occlusion", {"sliding_window": (2,)})])
+def test_token_results_do_not_depend_on_the_chunk_size(model, ids, method, kw):
+    rs = [attribute(model, ids, target=0, method=method, chunk_size=c, **kw) for c in (1, 4, 1000)]
+    for r in rs[1:]:
+        torch.testing.assert_close(r.values, rs[0].values, rtol=1e-10, atol=1e-13)
+    assert rs[0].values.shape == ids.shape
+
+
+@requires_cuda
+def test_token_ig_and_shapley_cpu_and_cuda_agree(model, ids):
+    for method, kw in [("integrated_gradients", {"n_steps": 16}), ("shapley_exact", {})]:
+        cpu = attribute(model, ids, target=1, method=method, **kw)
+        gpu = attribute(model.cuda(), ids, target=1, method=method, **kw)  # CPU ids follow the model to the GPU
+        model.cpu()
+        assert gpu.values.device.type == "cuda"
+        torch.testing.assert_close(gpu.values.cpu(), cpu.values, rtol=1e-9, atol=1e-12)
