@@ -3,7 +3,9 @@ background (anchors-compute.md section 2), the closed form of a linear model, an
 
 Agreement measured (float64, CPU): shap Exact / KernelExplainer (all coalitions) vs fxwidgets shapley_exact and
 kernel_shap: max |difference| ~1e-15 for values of size ~0.5; shap Permutation vs fxwidgets shapley_permutation on a
-pairwise game (both exact with one antithetic pair): ~5e-16.
+pairwise game (both exact with one antithetic pair): ~5e-16. Expected gradients (3000 samples) against the
+background mean of IG: fxwidgets 1.9, Captum GradientShap 1.9, shap GradientExplainer 1.4 standard errors at most
+(standard error ~1.5e-3 for values up to 0.23).
 """
 
 from __future__ import annotations

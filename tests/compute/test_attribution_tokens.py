@@ -2,8 +2,8 @@
 (Captum's LayerIntegratedGradients convention for text); perturbation and Shapley methods replace tokens by a
 baseline token.
 
-Agreement measured (float64, CPU): LayerIntegratedGradients on nn.Embedding -> mean pool -> Linear, per-token sums
-and per-dimension values, max relative difference ~1e-7; completeness gap ~1e-16.
+Agreement measured (float64, CPU, 24 Gauss-Legendre steps): LayerIntegratedGradients on nn.Embedding -> mean pool
+-> Linear, per-token sums and per-dimension values, max relative difference 5e-9; completeness gap 6e-17.
 """
 
 from __future__ import annotations
