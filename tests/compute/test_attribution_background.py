@@ -227,7 +227,7 @@ def eg_case():
 
 
 def test_expected_gradients_converge_to_the_background_mean_of_ig_within_their_stderr(eg_case):
-    model, x, bg, truth, ours = eg_case
+    model, _x, bg, truth, ours = eg_case
     z = (ours.values - truth).abs() / ours.stderr
     assert float(z.max()) < 5, float(z.max())
     with torch.no_grad():

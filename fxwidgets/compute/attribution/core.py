@@ -16,10 +16,6 @@ import torch
 
 from .forward import ModelCall, cast_float, check_finite, is_integer, model_device, model_dtype, to_device, to_tensor
 
-#: Model rows per forward/backward pass when ``chunk_size`` is not given.
-DEFAULT_CHUNK_ROWS = 256
-
-
 @dataclass
 class AttributionStep:
     """One partial result: the running estimate and how far along it is."""

@@ -20,15 +20,13 @@ from ..validate import check_choice
 
 def count(value: Any, name: str, *, maximum: int | None = None, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (an integral float such as 1e5 is accepted), at most ``maximum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value) or not float(value).is_integer():
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    v = int(value)
-    if v < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    numeric = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    integral = numeric and (not isinstance(value, (float, np.floating))
+                            or (math.isfinite(value) and float(value).is_integer()))
+    if not integral or int(value) < minimum:
         raise ValueError(f"{name} must be {kind}, got {value!r}")
+    v = int(value)
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
     return v
