@@ -204,3 +204,17 @@ def test_layer_ig_cpu_and_cuda_agree(setup):
     gpu = attribute(net.cuda(), x, target=1, method="integrated_gradients", layer=net[2], baseline=base, n_steps=16)
     assert gpu.values.device.type == "cuda"
     torch.testing.assert_close(gpu.values.cpu(), cpu.values, rtol=1e-9, atol=1e-12)
+
+
+def test_a_layer_that_is_not_batch_first_is_named():
+    class SequenceFirst(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Linear(3, 3)
+            self.head = torch.nn.Linear(3, 1)
+
+        def forward(self, x):  # x (B, T, 3) -> the inner layer sees (T, B, 3)
+            return self.head(self.inner(x.transpose(0, 1)).mean(0))
+
+    with pytest.raises(ValueError, match=r"layer: its output has shape \(4, 2, 3\) for 2 input rows.*batch-first"):
+        plan_attribution(SequenceFirst(), torch.randn(2, 4, 3), method="saliency", layer="inner")

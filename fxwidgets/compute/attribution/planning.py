@@ -292,6 +292,9 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
         acts = []
         for a, b in _bounds(B, ctx.chunk):
             act, out = call.capture(tuple(x[a:b] for x in xs), idx[a:b], finish=True)
+            if act.ndim == 0 or act.shape[0] != b - a:
+                raise ValueError(f"layer: its {side} has shape {tuple(act.shape)} for {b - a} input rows; a layer "
+                                 "attributed to must be batch-first (one row per input row)")
             if a == 0:
                 check_fits(act[0].numel() * act.element_size() * B * (1 + _COPIES[method]),
                            f"{method} at the layer ({tuple(act.shape[1:])} per row) for {B} rows", act.device,
