@@ -39,6 +39,7 @@ from .results.selection import SelectionResult
 
 # Views
 from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
+from .widgets import save_html
 
 __version__ = "0.1.0"
 
@@ -48,5 +49,5 @@ __all__ = [
     "LabelNoiseResult", "LayerComparison", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
     "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
     "knn_graph", "label_noise", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
-    "spectral_clustering", "spectral_embedding", "spectral_order",
+    "save_html", "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

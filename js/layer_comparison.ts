@@ -1,4 +1,4 @@
-// LayerComparison view (traits and messages: docs/viewkit-python-todo.md, "LayerComparison").
+// LayerComparison view (traits and messages: docs/protocol.md, "LayerComparison").
 //
 // The layer x layer similarity (CKA) of two networks: layer names on both axes, the networks' names as axis
 // titles, the value printed in each cell when it fits, the standard error in the tooltip, and a colour range taken
@@ -35,6 +35,8 @@ interface Traits {
   vmin: number | null;
   vmax: number | null;
   gram_cmap: string;
+  /** the table of `gram_cmap` when Python sampled it (a map without a built-in table) */
+  gram_cmap_lut?: unknown;
   title: string;
   progress: number;
   status: string;
@@ -228,7 +230,7 @@ function setup(view: View<Traits>): void {
     const [A, B] = names();
     const lay = sideBySide(view.width(), 240, 240, 20);
     const each = lay.side ? Math.floor((view.width() - 20) / 2) : view.width();
-    const lutG = resolveLut(view.get("gram_cmap") ?? "RdBu_r", null, "RdBu_r");
+    const lutG = resolveLut(view.get("gram_cmap") ?? "RdBu_r", view.get("gram_cmap_lut"), "RdBu_r");
     const sorted = view.get("sort_by") === "label" && view.get("has_labels") ? "sorted by label" : "data order";
     const sides = [
       { m: g.a, lim: g.lim_a, who: A, layer: g.layer_a ?? (view.get("layers_a") ?? [])[p[0]] ?? "" },
@@ -286,7 +288,7 @@ function setup(view: View<Traits>): void {
     fetchGrams();
   });
   view.on("sort_by", fetchGrams);
-  view.on("gram_cmap", drawGrams);
+  view.on(["gram_cmap", "gram_cmap_lut"], drawGrams);
   view.onTheme(() => {
     draw();
     drawGrams();

@@ -11,7 +11,7 @@ from ..compute.dense import LabelNoiseRecord, PropagationRecord
 from ..compute.graph import GraphRecord
 from ..compute.knn import KnnRecord, knn_graph, knn_softmax, mutual_mask
 from ..compute.affinity import AffinityRecord
-from .base import Result, new_axes, to_numpy
+from .base import Result, new_axes, show_matrix, to_numpy
 
 
 def default_style(metric: str, *, nonnegative: bool) -> dict:
@@ -42,14 +42,20 @@ class AffinityResult(AffinityRecord, Result):
         return default_style(self.metric, nonnegative=bool((self.values >= 0).all()))
 
     def plot(self, ax=None, *, cmap: Any = None, vmin: float | None = None, vmax: float | None = None,
-             title: str | None = None, colorbar: bool = True):
-        """A static matplotlib figure of the matrix (for papers and non-interactive front ends)."""
+             center: float | None = None, title: str | None = None, colorbar: bool = True):
+        """A static matplotlib figure of the matrix (for papers and non-interactive front ends).
+
+        ``cmap``: any matplotlib colour map, by name or object (default: the metric's, see :func:`default_style`);
+        ``vmin``/``vmax``: as matplotlib (default: the metric's range, else the data's); ``center``: the value
+        given the middle colour, the range made symmetric around it (seaborn's ``center=``).
+        """
         style = self.default_style()
-        cmap = cmap or style["cmap"]
-        vmin = style["vmin"] if vmin is None else vmin
-        vmax = style["vmax"] if vmax is None else vmax
+        cmap = style["cmap"] if cmap is None else cmap
+        if center is None:
+            vmin = style["vmin"] if vmin is None else vmin
+            vmax = style["vmax"] if vmax is None else vmax
         fig, ax = new_axes(ax, (5, 4.2))
-        im = ax.imshow(self.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        im = show_matrix(ax, self.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, center=center)
         ax.set_title(title if title is not None else f"{self.metric} affinity {self.shape[0]}×{self.shape[1]}")
         ax.set_xlabel("column")
         ax.set_ylabel("row")
@@ -137,8 +143,8 @@ class PropagationResult(PropagationRecord, Result):
     def numpy(self) -> np.ndarray:
         return to_numpy(self.probs)
 
-    def plot(self, ax=None, *, title: str | None = None):
-        return _map_figure(ax, to_numpy(self.labels), "tab10", "propagated label",
+    def plot(self, ax=None, *, cmap: Any = "tab10", title: str | None = None):
+        return _map_figure(ax, to_numpy(self.labels), cmap, "propagated label",
                            title if title is not None else "labels propagated to the target frame")
 
     def __repr__(self) -> str:
@@ -151,8 +157,8 @@ class LabelNoiseResult(LabelNoiseRecord, Result):
     def numpy(self) -> np.ndarray:
         return to_numpy(self.score)
 
-    def plot(self, ax=None, *, title: str | None = None):
-        return _map_figure(ax, self.numpy(), "magma", "noisy-label score",
+    def plot(self, ax=None, *, cmap: Any = "magma", title: str | None = None):
+        return _map_figure(ax, self.numpy(), cmap, "noisy-label score",
                            title if title is not None else f"{int(self.flags.sum())} pixels over {self.threshold:g}",
                            vmin=0.0, vmax=1.0)
 
@@ -163,7 +169,7 @@ class LabelNoiseResult(LabelNoiseRecord, Result):
 def _map_figure(ax: Any, image: np.ndarray, cmap: str, label: str, title: str, **limits: float):
     """A per-pixel map of a frame with its colour bar, no axes (pixels have no units)."""
     fig, ax = new_axes(ax, (4, 4))
-    im = ax.imshow(image, cmap=cmap, interpolation="nearest", **limits)
+    im = show_matrix(ax, image, cmap=cmap, **limits)
     fig.colorbar(im, ax=ax, label=label)
     ax.set_title(title)
     ax.set_axis_off()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..compute.attribution import AttributionRecord
-from .base import Result, new_axes, to_numpy
+from .base import Result, new_axes, show_matrix, to_numpy
 
 
 class AttributionResult(AttributionRecord, Result):
@@ -53,14 +53,24 @@ class AttributionResult(AttributionRecord, Result):
                 "values": self.numpy(), "stderr": to_numpy(self.stderr), "features": to_numpy(self.features),
                 "diagnostics": dict(self.diagnostics), **{k: to_numpy(v) for k, v in self.extras.items()}}
 
-    def plot(self, index: int = 0, ax=None, *, cmap: Any = "RdBu_r", title: str | None = None):
-        """A static matplotlib figure of one row's attributions (image-like values as an image, else bars)."""
+    def plot(self, index: int = 0, ax=None, *, cmap: Any = "RdBu_r", vmin: float | None = None,
+             vmax: float | None = None, center: float | None = 0.0, title: str | None = None):
+        """A static matplotlib figure of one row's attributions (image-like values as an image, else bars).
+
+        Images: channels summed; ``cmap`` any matplotlib colour map (name or object); by default the colours
+        are centred on 0 (``center=0.0``: the range is symmetric, ``±max|value|``), ``center=None`` with
+        ``vmin``/``vmax`` as matplotlib (default: the data's range).
+        """
+        n = self.values.shape[0]
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+            raise ValueError(f"index must be an integer in 0..{n - 1}, got {index!r}")
         v = self.numpy()[index]
         fig, ax = new_axes(ax, (5, 4))
         if v.ndim >= 2:
-            img = v if v.ndim == 2 else v.sum(0)
-            lim = float(np.abs(img).max()) or 1.0
-            im = ax.imshow(img, cmap=cmap, vmin=-lim, vmax=lim)
+            img = v if v.ndim == 2 else v.reshape(-1, *v.shape[-2:]).sum(0)
+            if center is not None and vmin is None and vmax is None and not np.any(img[np.isfinite(img)]):
+                vmin, vmax = -1.0, 1.0  # an all-zero map: a readable range instead of a zero-width one
+            im = show_matrix(ax, img, cmap=cmap, vmin=vmin, vmax=vmax, center=center)
             fig.colorbar(im, ax=ax)
         else:
             vals = self.features[index].cpu().numpy() if self.features is not None else v

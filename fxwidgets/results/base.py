@@ -47,3 +47,11 @@ def new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
         return fig, ax
     return ax.figure, ax
 
+
+def show_matrix(ax: Any, values: Any, *, cmap: Any, vmin: Any = None, vmax: Any = None, center: Any = None) -> Any:
+    """``ax.imshow`` of a matrix with any matplotlib colour map (name or object) and the shared colour-limit rule
+    (:mod:`fxwidgets.results.colors`: vmin/vmax default to the finite data's range; ``center`` makes it symmetric)."""
+    from .colors import colormap, norm
+
+    return ax.imshow(values, cmap=colormap(cmap), norm=norm(values, vmin, vmax, center), interpolation="nearest")
+

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..compute.compare import CompareRecord
-from .base import Result, new_axes, to_numpy
+from .base import Result, new_axes, show_matrix, to_numpy
 
 
 @dataclass
@@ -78,9 +78,15 @@ class CompareResult(CompareRecord, Result):
         return {"values": self.numpy(), "se": self.se.numpy(), "layers_a": list(self.layers_a),
                 "layers_b": list(self.layers_b), "params": dict(self.params)}
 
-    def plot(self, ax=None, *, cmap: Any = "viridis", title: str | None = None, colorbar: bool = True):
+    def plot(self, ax=None, *, cmap: Any = "viridis", vmin: float | None = None, vmax: float | None = None,
+             center: float | None = None, title: str | None = None, colorbar: bool = True):
+        """The layer x layer matrix with layer names on the axes.
+
+        ``cmap``: any matplotlib colour map (name or object). ``vmin``/``vmax`` default to the finite values'
+        range (CKA values between 0.8 and 1 keep their contrast, as in the view); ``center`` as everywhere.
+        """
         fig, ax = new_axes(ax, (5, 4.2))
-        im = ax.imshow(self.numpy(), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        im = show_matrix(ax, self.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, center=center)
         ax.set_xticks(range(len(self.layers_b)), self.layers_b, rotation=90)
         ax.set_yticks(range(len(self.layers_a)), self.layers_a)
         ax.set_xlabel("model B layer" if not self.params.get("same_model") else "layer")

@@ -28,3 +28,18 @@ CANCEL_WAIT_S = 5.0
 #: How long the interpreter waits at exit for a worker thread to stop (a torch thread still running at exit
 #: aborts the process).
 EXIT_WAIT_S = 5.0
+
+#: Largest picture (PNG bytes) a view may send of itself. The browser retakes a picture at a lower scale above
+#: 2 MiB (js/lib/snapshot.ts, MAX_PNG_BYTES); 4 MiB leaves room for a HiDPI picture of a wide view. A picture is
+#: kept in the widget state and in the notebook's picture output, so it must stay far below one message.
+MAX_PICTURE_BYTES = 4 * 2**20
+
+#: Largest width or height (CSS px) a picture may claim: wider than any output area, and a bound on the
+#: ``width`` attribute written into the notebook.
+MAX_PICTURE_SIDE = 16384
+
+#: Most bytes of data one view ships into a standalone HTML page (``save_html``) so that hover, zoom and the
+#: other requests are answered without a kernel. The page holds everything in memory and base64 adds a third:
+#: 32 MiB keeps a file under ~45 MB, which a browser opens in a second and a mail or an issue still accepts.
+#: What does not fit (finer zoom levels, exact values of a huge matrix) answers "needs the kernel".
+STANDALONE_MAX_BYTES = 32 * 2**20

@@ -14,10 +14,12 @@ from .feature_ranking import FeatureRanking
 from .layer_comparison import LayerComparison
 from .pixel_affinity import PixelAffinity
 from .zoom_heatmap import ZoomHeatmap
+from ._standalone import save_html
 
 _views.register(AffinityResult, AffinityHeatmap.from_result)
 _views.register(AttributionResult, AttributionView.from_result)
 _views.register(CompareResult, LayerComparison.from_result)
 _views.register(SelectionResult, FeatureRanking.from_result)
 
-__all__ = ["AffinityHeatmap", "AttributionView", "FeatureRanking", "LayerComparison", "PixelAffinity", "ZoomHeatmap"]
+__all__ = ["AffinityHeatmap", "AttributionView", "FeatureRanking", "LayerComparison", "PixelAffinity", "ZoomHeatmap",
+           "save_html"]

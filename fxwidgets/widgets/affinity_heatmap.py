@@ -15,7 +15,9 @@ from ..results.affinity import AffinityResult, default_style
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
-from .base import ColormapWidget, bundle
+from ..results.base import show_matrix
+from ..results.colors import check_center
+from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
 
 #: Cells per side the browser draws. 4096^2 float32 is 64 MiB in the page; larger matrices are shown
 #: as block means (the tooltip then asks the kernel for the exact value).
@@ -56,9 +58,14 @@ class AffinityHeatmap(ColormapWidget):
     block = traitlets.List(traitlets.Int(), [1, 1]).tag(sync=True)
     row_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     col_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
+    #: axis titles (the view says "row" / "column" when empty)
+    row_title = traitlets.Unicode("").tag(sync=True)
+    col_title = traitlets.Unicode("").tag(sync=True)
+    cmap = ColormapName("viridis").tag(sync=True)
     vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
     vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    #: the value drawn in a diverging map's middle colour; the colour range is made symmetric around it
+    center = traitlets.Float(None, allow_none=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     value_label = traitlets.Unicode("value").tag(sync=True)
     selection = traitlets.Dict({"rows": [], "cols": []}).tag(sync=True)
@@ -70,17 +77,22 @@ class AffinityHeatmap(ColormapWidget):
         job: Job | None = None,
         row_labels: Sequence[Any] | None = None,
         col_labels: Sequence[Any] | None = None,
-        cmap: str = "viridis",
+        cmap: Any = "viridis",
         vmin: float | None = None,
         vmax: float | None = None,
+        center: float | None = None,
         title: str = "",
         value_label: str = "value",
+        row_title: str = "",
+        col_title: str = "",
         max_display: int = MAX_DISPLAY,
         max_rate_hz: float = MAX_RATE_HZ,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         if (matrix is None) == (job is None):
             raise TypeError("give AffinityHeatmap either a matrix or a job, not both")
+        check_cmap(cmap, "cmap")
+        center = check_center(center)
         if job is not None:
             n, m = job.state.plan.shape
         else:
@@ -93,7 +105,8 @@ class AffinityHeatmap(ColormapWidget):
         super().__init__(
             shape=[n, m], display_shape=[h, w], block=[fr, fc],
             row_labels=_labels(row_labels, n, "row_labels"), col_labels=_labels(col_labels, m, "col_labels"),
-            cmap=cmap, vmin=vmin, vmax=vmax, title=title, value_label=value_label,
+            cmap=cmap, vmin=vmin, vmax=vmax, center=center, title=title, value_label=value_label,
+            row_title=str(row_title), col_title=str(col_title),
         )
         self.max_message_bytes = int(max_message_bytes)
         self._display = np.full((h, w), np.nan, dtype=np.float32)
@@ -248,3 +261,25 @@ class AffinityHeatmap(ColormapWidget):
         """What the browser draws (block means when the matrix is larger than ``max_display``)."""
         with self._display_lock:
             return self._display.copy()
+
+    # -- pictures and standalone pages ---------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        values = self.display_values
+        fig, ax = new_figure(5.2, 4.4)
+        im = show_matrix(ax, values, cmap=self.colormap(), vmin=self.vmin, vmax=self.vmax, center=self.center)
+        ax.set_title(self.title)
+        ax.set_ylabel(self.row_title or "row")
+        ax.set_xlabel(self.col_title or "column")
+        for labels, set_ticks, n in ((self.row_labels, ax.set_yticks, values.shape[0]),
+                                     (self.col_labels, ax.set_xticks, values.shape[1])):
+            if labels and self.block == [1, 1] and n <= 40:
+                set_ticks(range(n), labels)
+        fig.colorbar(im, ax=ax, label=self.value_label)
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        result, messages = self._captured(self._rpc_snapshot, {})
+        page.answer("snapshot", {}, result, messages)
+        if self.block != [1, 1]:  # hover asks for exact values only when a display cell is a block mean
+            values = self._values.detach().to("cpu", torch.float32).numpy()
+            page.cells(values, what="the exact value of a cell (the picture shows block means)")

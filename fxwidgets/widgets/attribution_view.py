@@ -32,9 +32,16 @@ from ..results.attribution import AttributionResult
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
-from .base import ColormapWidget, bundle
+from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
+
+#: Method ids as the titles the view shows (js/lib/format.ts, methodTitle), for kernel-side pictures.
+METHOD_TITLES = {"saliency": "Saliency", "input_x_gradient": "Input × Gradient",
+                 "integrated_gradients": "Integrated Gradients", "smoothgrad": "SmoothGrad", "vargrad": "VarGrad",
+                 "gradient_shap": "GradientSHAP", "grad_cam": "Grad-CAM", "occlusion": "Occlusion",
+                 "feature_ablation": "Feature Ablation", "shapley_exact": "Shapley Values (exact)",
+                 "shapley_permutation": "Shapley Values (permutation sampling)", "kernel_shap": "Kernel SHAP"}
 KINDS = ("image", "text", "tabular")
 
 
@@ -100,8 +107,14 @@ class AttributionView(ColormapWidget):
     target = traitlets.Int(0, allow_none=True).tag(sync=True)
     target_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     can_recompute = traitlets.Bool(False).tag(sync=True)
+    #: inputs in the batch (the view shows "input k of n" with previous/next when > 1)
+    n_rows = traitlets.Int(1).tag(sync=True)
+    #: the input shown, 0-based (written by the view's previous/next buttons, or from Python)
+    row = traitlets.Int(0).tag(sync=True)
+    #: optional caption per input, e.g. "cat (p = 0.91)"
+    row_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     sign = traitlets.Unicode("all").tag(sync=True)
-    cmap = traitlets.Unicode("RdBu_r").tag(sync=True)
+    cmap = ColormapName("RdBu_r").tag(sync=True)
     opacity = traitlets.Float(0.7).tag(sync=True)
     clip = traitlets.Float(99.0).tag(sync=True)
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -123,8 +136,9 @@ class AttributionView(ColormapWidget):
         feature_names: Sequence[Any] | None = None,
         target_names: Sequence[Any] | None = None,
         image: Any = None,
+        row_names: Sequence[Any] | None = None,
         sign: str = "all",
-        cmap: str = "RdBu_r",
+        cmap: Any = "RdBu_r",
         opacity: float = 0.7,
         clip: float = 99.0,
         title: str = "",
@@ -137,14 +151,27 @@ class AttributionView(ColormapWidget):
         given = [model is not None, job is not None, results is not None]
         if sum(given) != 1:
             raise TypeError("give AttributionView a model (with inputs and methods), a job, or results; exactly one")
+        check_cmap(cmap, "cmap")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise ValueError(f"index must be an integer, got {index!r}")
+        index = int(index)
         self._lock = threading.RLock()
-        self._generation = 0
+        self._generation = 0  # of the panel messages: bumped by every recompute and every change of row
+        self._job_generation = 0  # of the jobs feeding the panels: bumped by every recompute
+        self._source_job: Job | None = job
+        self._entries: list | None = None
+        self._auto_target = target is None
+        self._image, self._image_row = image, index
         self._chunk_size = chunk_size
         self._model = None
         self._row = 0
+        self._all_inputs: Any = None
         if job is not None:
             plan = job.state.plan
             self._model = plan.model
+            if not 0 <= index < plan.batch:
+                raise ValueError(f"index {index} is out of range for {plan.batch} inputs")
+            self._all_inputs = plan.inputs
             self._inputs = plan.inputs[index:index + 1]
             self._row = index
             specs = [(plan.method, plan.extra.get("call_params", {}))]
@@ -157,6 +184,8 @@ class AttributionView(ColormapWidget):
             if not 0 <= index < x.shape[0]:
                 raise ValueError(f"index {index} is out of range for {x.shape[0]} inputs")
             self._model, self._inputs = model, x[index:index + 1]
+            self._all_inputs = x
+            self._row = index
             if methods is None:
                 methods = ["integrated_gradients"]
             if isinstance(methods, str):
@@ -171,6 +200,12 @@ class AttributionView(ColormapWidget):
             res = list(results) if isinstance(results, (list, tuple)) else [results]
             if inputs is not None and not isinstance(inputs, torch.Tensor):
                 inputs = torch.as_tensor(np.asarray(inputs))
+            n_batch = res[0].values.shape[0]
+            if not 0 <= index < n_batch:
+                raise ValueError(f"index {index} is out of range for {n_batch} inputs")
+            if inputs is not None and inputs.shape[0] != n_batch:
+                raise ValueError(f"inputs has {inputs.shape[0]} rows but the results have {n_batch}")
+            self._all_inputs = inputs
             self._inputs = None if inputs is None else inputs[index:index + 1]
             self._row = index
             # Deep Feature Factorization: one panel per concept, its heat map over the image
@@ -181,6 +216,7 @@ class AttributionView(ColormapWidget):
                 else:
                     entries.append((r.method, r.values, r))
             specs = [(name, {}) for name, _, _ in entries]
+            self._entries = entries
             target = None if not res[0].target else int(res[0].target[index])
             n_outputs = None
         shape_row = tuple(self._inputs.shape[1:]) if self._inputs is not None else tuple(res[0].values.shape[1:])
@@ -194,27 +230,28 @@ class AttributionView(ColormapWidget):
         feature_names = [str(f) for f in feature_names] if feature_names is not None else []
         target_names = [str(t) for t in target_names] if target_names is not None else (
             [str(i) for i in range(n_outputs)] if n_outputs else [])
+        n_rows = self._all_inputs.shape[0] if self._all_inputs is not None else res[0].values.shape[0]
+        row_names = [str(r) for r in row_names] if row_names is not None else []
+        if row_names and len(row_names) != n_rows:
+            raise ValueError(f"row_names has {len(row_names)} entries for {n_rows} inputs")
         super().__init__(kind=kind, titles=titles, tokens=tokens, feature_names=feature_names,
                          target=target, target_names=target_names, can_recompute=self._model is not None and bool(n_outputs),
+                         n_rows=int(n_rows), row=index, row_names=row_names,
                          sign=sign, cmap=cmap, opacity=float(opacity), clip=float(clip), title=title)
         self._panels = [_Panel(m, p, t) for (m, p), t in zip(specs, titles)]
         self._background = None
         if kind == "image":
-            src = image if image is not None else (self._inputs[0] if self._inputs is not None else None)
-            self._background = None if src is None else _background(src)
+            self._background = self._row_background(index)
         self._coalescer: Coalescer = Coalescer(_merge, self._flush, max_rate_hz=max_rate_hz)
         self.rpc.register("snapshot", self._rpc_snapshot)
         self.observe(self._on_target, names="target")
+        self.observe(self._on_row, names="row")
         if job is not None:
-            self._attach(0, job, self._generation)
+            self._attach(0, job, self._job_generation)
         elif model is not None:
             self._start_all()
         else:
-            for i, (_name, vals, r) in enumerate(entries):
-                if kind == "tabular" and r.features is not None:
-                    vals = r.features
-                self._set_values(i, vals, 0 if inputs is None else index)
-                self._panels[i].info.update(self._info_from(r.diagnostics, r.stderr, 1.0, "done", 0 if inputs is None else index))
+            self._values_from_entries(index)
             self.status, self.progress = "done", 1.0
             self._publish_info()
 
@@ -254,7 +291,9 @@ class AttributionView(ColormapWidget):
     def _start_all(self) -> None:
         with self._lock:
             self._generation += 1
-            gen = self._generation
+            self._job_generation += 1
+            self._source_job = None  # the panels are now fed by this view's own jobs
+            gen = self._job_generation
             for p in self._panels:
                 if p.job is not None:
                     p.job.cancel()
@@ -278,7 +317,7 @@ class AttributionView(ColormapWidget):
 
         class Listener:
             def on_item(self, job: Job, step: Any) -> None:
-                if gen != view._generation:
+                if gen != view._job_generation:
                     return
                 row = view._row if job.state.plan.batch > 1 else 0
                 use = step.features if step.features is not None and view.kind == "tabular" else step.values
@@ -292,7 +331,7 @@ class AttributionView(ColormapWidget):
                 view._coalescer.push(i)
 
             def on_end(self, job: Job) -> None:
-                if gen != view._generation:
+                if gen != view._job_generation:
                     return
                 panel.info.update({"status": job.status, "error": job.error_text})
                 view._coalescer.push(i)
@@ -368,6 +407,8 @@ class AttributionView(ColormapWidget):
 
     # -- kernel side of the controls -------------------------------------------------------------------------
     def _on_target(self, change: dict) -> None:
+        if getattr(self, "_retarget", False):  # set while showing another row: that row's own target, no recompute
+            return
         if change["old"] == change["new"] or not self.can_recompute:
             return
         n = len(self.target_names)
@@ -395,12 +436,162 @@ class AttributionView(ColormapWidget):
                 p.job.cancel()
 
     def _rpc_snapshot(self, _args: dict) -> dict:
-        if self._background is not None:
-            content, buffers = pack({"type": "background", "image": self._background})
-            self._send_message(content, buffers)
+        self._send_background()
         for i in range(len(self._panels)):
             self._send_panel(i)
         return {"panels": len(self._panels)}
+
+    def _send_background(self) -> None:
+        if self._background is not None:
+            content, buffers = pack({"type": "background", "image": self._background})
+            self._send_message(content, buffers)
+
+    # -- browsing the rows of a batch ------------------------------------------------------------------------
+    @traitlets.validate("row")
+    def _valid_row(self, proposal: Any) -> int:
+        v = proposal["value"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < max(1, self.n_rows):
+            raise traitlets.TraitError(f"row must be an integer in 0..{self.n_rows - 1}, got {v!r}")
+        return v
+
+    def _row_background(self, row: int) -> np.ndarray | None:
+        """The grey-scale input under the maps of ``row``: the ``image`` given for the first row shown, else the
+        input itself."""
+        if self._image is not None and row == self._image_row:
+            return _background(self._image)
+        if self._all_inputs is None:
+            return None
+        return _background(self._all_inputs[row])
+
+    def _values_from_entries(self, row: int) -> None:
+        for i, (_name, vals, r) in enumerate(self._entries or []):
+            if self.kind == "tabular" and r.features is not None:
+                vals = r.features
+            self._set_values(i, vals, row)
+            self._panels[i].info.update(self._info_from(r.diagnostics, r.stderr, 1.0, "done", row))
+
+    def _on_row(self, change: dict) -> None:
+        if change["old"] == change["new"]:
+            return
+        try:
+            self._show_row(int(change["new"]))
+        except Exception as exc:  # noqa: BLE001 - a failed recompute is shown in the view, not lost in a log
+            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+
+    def _show_row(self, row: int) -> None:
+        """Show input ``row``: finished results and a batch job re-send that row's values; a view built from a
+        model recomputes every panel for it (as a target change does)."""
+        with self._lock:
+            self._row = row
+            if self._all_inputs is not None:
+                self._inputs = self._all_inputs[row:row + 1]
+            if self.kind == "image":
+                self._background = self._row_background(row)
+        if self._entries is not None or self._source_job is not None:
+            with self._lock:
+                self._generation += 1
+            if self._entries is not None:
+                self._values_from_entries(row)
+            else:
+                job = self._source_job
+                with job.lock:
+                    step = job.state.latest
+                    plan = job.state.plan
+                if step is not None:
+                    use = step.features if step.features is not None and self.kind == "tabular" else step.values
+                    self._set_values(0, use, row)
+                    self._panels[0].info.update(self._info_from(step.diagnostics, step.stderr, step.progress,
+                                                                self._panels[0].info.get("status", "running"), row))
+                if plan.target is not None:
+                    self._retarget = True
+                    try:
+                        self.target = int(plan.target[row])
+                    finally:
+                        self._retarget = False
+            self._publish_info()
+            self._rpc_snapshot({})
+            return
+        if self._auto_target and self.target_names:
+            with torch.no_grad():
+                out = self._model(self._inputs)
+            self._retarget = True
+            try:
+                self.target = int(out.reshape(out.shape[0], -1)[0].argmax())
+            finally:
+                self._retarget = False
+        self._send_background()
+        self._start_all()
+
+    # -- pictures and standalone pages -----------------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        from ..results.base import show_matrix
+
+        with self._lock:
+            shown = [(p.title, p.values) for p in self._panels]
+        k = max(1, len(shown))
+        image = self.kind == "image"
+        fig, _ = new_figure(3.2 * k if image else 4.5 * k, 3.2 if image else max(2.4, 0.25 * (self.shape or [8])[0] + 1))
+        fig.clear()
+        axes = fig.subplots(1, k, squeeze=False)[0]
+        names = self.feature_names or self.tokens
+        for ax, (title, v) in zip(axes, shown):
+            ax.set_title(METHOD_TITLES.get(title, title), fontsize=9)
+            if v is None:
+                ax.text(0.5, 0.5, "not computed yet", ha="center", va="center")
+                ax.set_axis_off()
+            elif image:
+                finite = v[np.isfinite(v)]
+                lim = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+                im = show_matrix(ax, v, cmap=self.colormap(), vmin=-lim, vmax=lim)
+                ax.set_axis_off()
+                fig.colorbar(im, ax=ax, fraction=0.046)
+            else:
+                y = np.arange(len(v))
+                ax.barh(y, v, color=["#c0392b" if a > 0 else "#2e86c1" for a in v])
+                ax.set_yticks(y, [str(n) for n in names] if len(names) == len(v) else [str(i) for i in y], fontsize=7)
+                ax.invert_yaxis()
+                ax.axvline(0, color="0.5", lw=0.8)
+        if self.title:
+            fig.suptitle(self.title)
+        return fig
+
+    def _row_payload(self, row: int, generation: int) -> tuple[list, list]:
+        """(panel infos, messages) showing ``row`` of finished results or of the batch job, as the view would
+        be sent them after a change of ``row``."""
+        infos, messages = [], []
+        bg = self._row_background(row) if self.kind == "image" else None
+        if bg is not None:
+            messages.append(pack({"type": "background", "image": bg}))
+        if self._entries is not None:
+            sources = [(r.features if self.kind == "tabular" and r.features is not None else vals, r.diagnostics,
+                        r.stderr, 1.0, "done") for _, vals, r in self._entries]
+        else:
+            step = self._source_job.state.latest
+            if step is None:
+                return [], messages
+            use = step.features if step.features is not None and self.kind == "tabular" else step.values
+            sources = [(use, step.diagnostics, step.stderr, step.progress, self._panels[0].info.get("status", "done"))]
+        for i, (vals, diag, stderr, progress, status) in enumerate(sources):
+            messages.append(pack({"type": "panel", "index": i, "generation": generation,
+                                  "values": _display(vals, row, self.kind)}))
+            infos.append({**self._panels[i].info, **self._info_from(diag, stderr, progress, status, row),
+                          "stderr_history": list(self._panels[i].stderr_history[-64:])})
+        return infos, messages
+
+    def _standalone(self, page: Any) -> None:
+        result, messages = self._captured(self._rpc_snapshot, {})
+        page.answer("snapshot", {}, result, messages)
+        if self.n_rows > 1 and (self._entries is not None or self._source_job is not None):
+            for row in range(self.n_rows):
+                infos, msgs = self._row_payload(row, self._generation)
+                if not page.react("row", row, traits={"generation": self._generation, "panels": infos},
+                                  packed_messages=msgs):
+                    page.omit(f"input {row + 1} and the ones after it")
+                    break
+        elif self.n_rows > 1:
+            page.omit("the other inputs of the batch (they are computed by the kernel)")
+        if self.can_recompute:
+            page.omit("another target (the kernel recomputes the attributions)")
 
     # -- Python-side conveniences -------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> bool:

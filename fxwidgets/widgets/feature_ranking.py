@@ -22,6 +22,7 @@ Contract with js/feature_ranking.ts (the shared rules of docs/protocol.md apply:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any, Sequence
 
@@ -37,7 +38,7 @@ from ..results.selection import SelectionResult
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_RATE_HZ
-from .base import StreamingWidget, bundle
+from .base import StreamingWidget, bundle, new_figure
 
 DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs", "ilfs")
 REGRESSION_METHODS = ("pearson", "mi", "mrmr", "sequential_attention")
@@ -283,6 +284,26 @@ class FeatureRanking(StreamingWidget):
                                 "k": np.asarray(job.state.ks, dtype=np.int32),
                                 "score": np.asarray(job.state.values, dtype=np.float32)}
         return out
+
+
+    # -- pictures and standalone pages ---------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        r = self.result
+        top = min(30, self.n_features)
+        fig, ax = new_figure(5.5, max(2.0, 0.22 * top + 0.8))
+        # the view's k and names, which may differ from the result's own
+        r = dataclasses.replace(r, k=self.k, feature_names=list(self.names))
+        r.plot(ax=ax, top=top)
+        if self.title:
+            ax.set_title(self.title)
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        page.answer("state", {}, self._rpc_state({}))
+        for method in self._results:
+            _, messages = self._captured(lambda m=method: (self._send_ranking(m), self._send_curve(m)))
+            page.react("method", method, messages=messages,
+                       traits={"selected": [int(i) for i in self._results[method].ranking[: self.k].tolist()]})
 
 
 class _MethodSummary:

@@ -27,6 +27,9 @@ const KIT_CSS = `${BASE_CSS}${TOOLTIP_CSS}${TOOLBAR_CSS}${AXIS_CSS}${MATRIX_CSS}
 .fx-root.fx-showing-saved > :not(style):not(.fx-saved-picture):not(.fx-saved-note) { display: none !important; }
 .fx-root .fx-saved-picture { display: block; max-width: 100%; height: auto; }
 .fx-root .fx-saved-note { color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); font-style: italic; margin: 2px 0 4px; }
+/* The picture output Python displays right before each view (widgets/base.py): shown where the view cannot render
+   (no widget state, nbconvert HTML, code hosts), hidden while the view itself is on the page after it. */
+.jp-OutputArea-child:has(.fx-picture):has(+ .jp-OutputArea-child .fx-root) { display: none; }
 `;
 
 type Traits = Record<string, any>;

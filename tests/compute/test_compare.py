@@ -212,26 +212,52 @@ def test_bad_data_and_models_are_refused(data):
         fx.compare(mlp(), data=batches)
 
 
+def _grams_by_rpc(view, args):
+    """Ask the view for a cell's Gram matrices the way the browser does (a ``grams`` request), return the reply."""
+    import threading
+
+    from fxwidgets.runtime.codec import unpack
+
+    got, done = [], threading.Event()
+
+    def send(content, buffers=None):
+        got.append(unpack(content, list(buffers or [])))
+        done.set()
+
+    view.send = send
+    view._on_custom_msg(view, {"type": "request", "id": "g", "method": "grams", "args": args}, [])
+    assert done.wait(30)
+    return got[0]
+
+
 def test_the_view_opens_the_two_gram_matrices_of_a_clicked_cell_sorted_by_label(data):
     y = (torch.arange(400) * 7) % 3
     r = fx.compare(mlp(), data=data, labels=y.numpy(), batch_size=50, gram_samples=90)
     view = r.show()
-    assert view.sort_by == "label" and view.matrix.row_labels == ["0", "1", "2", "3", "4"]
-    assert view.matrix.vmin == 0.0 and view.matrix.vmax == 1.0
-    assert view.panels.children == ()
-    view.matrix.selection = {"rows": [1], "cols": [3]}  # what a click in the browser sets
-    assert view.pair == [1, 3]
-    left, right = view.panels.children
-    assert left.shape == [90, 90] and "1" in left.title and "3" in right.title
-    labels = [int(s) for s in left.row_labels]
+    assert view.sort_by == "label" and view.layers_a == ["0", "1", "2", "3", "4"] and view.has_labels
+    assert view.vmin is None and view.vmax is None  # the colours span the values' own range
+    np.testing.assert_allclose(view.values, r.values.numpy().astype(np.float32), atol=1e-7)
+    assert view.pair == []
+    view.pair = [1, 3]  # what a click in the browser sets; the view then asks for the two Gram matrices
+    reply = _grams_by_rpc(view, {"row": 1, "col": 3, "sort_by": view.sort_by})
+    assert reply["ok"], reply
+    g = reply["result"]
+    assert g["a"].shape == (90, 90) and g["layer_a"] == "1" and g["layer_b"] == "3"
+    labels = [int(s) for s in g["labels"]]
     assert labels == sorted(labels)  # sorted by label
     order = np.lexsort((r.gram_index, r.gram_labels))
+    np.testing.assert_array_equal(g["index"], np.asarray(r.gram_index)[order])
     expected = r.grams_a[1][torch.from_numpy(order)][:, torch.from_numpy(order)]
-    np.testing.assert_allclose(left.display_values, expected.numpy(), rtol=1e-6, atol=1e-6)
-    view.sort_by = "data order"
-    assert view.panels.children[0].row_labels[0].startswith("#")
+    np.testing.assert_allclose(g["a"], expected.numpy(), rtol=1e-6, atol=1e-6)
+    assert g["lim_a"] > 0 and g["lim_b"] > 0
+    in_data_order = view.grams(1, 3, "data order")
+    assert list(in_data_order["index"]) == sorted(in_data_order["index"])
     with pytest.raises(Exception, match="sort_by must be"):
         view.sort_by = "colour"
+    with pytest.raises(Exception, match="pair must be"):
+        view.pair = [7, 0]
+    bad = _grams_by_rpc(view, {"row": 9, "col": 0, "sort_by": "label"})
+    assert bad["ok"] is False and "row must be an integer in 0..4" in bad["error"]
 
 
 def test_the_live_view_fills_in_and_ends_with_the_result(data):
@@ -239,11 +265,24 @@ def test_the_live_view_fills_in_and_ends_with_the_result(data):
     view = job.show()
     result = job.result(timeout=60)
     job.wait(5)
-    np.testing.assert_allclose(view.matrix.display_values, result.values.numpy().astype(np.float32), atol=1e-7)
-    assert view.examples == 400 and view.info.value == "400 of 400 examples seen"
-    assert view.matrix.status == "done"
+    np.testing.assert_allclose(view.values, result.values.numpy().astype(np.float32), atol=1e-7)
+    se = np.frombuffer(view.cka_se, dtype="<f4").reshape(view.values.shape)
+    np.testing.assert_allclose(se, result.se.numpy().astype(np.float32), atol=1e-7, equal_nan=True)
+    assert view.examples == 400 and view.n_examples == 400
+    assert view.status == "done" and view.result is not None
     view.select(0, 4)
-    assert view.pair == [0, 4] and len(view.panels.children) == 2
+    assert view.pair == [0, 4] and view.grams(0, 4)["a"].shape[0] > 0
+    with pytest.raises(ValueError, match="outside the 5 x 5 matrix"):
+        view.select(0, 5)
+
+
+def test_gram_colour_map_is_checked_when_the_view_is_built(data):
+    r = fx.compare(mlp(), data=data, batch_size=50, gram_samples=20)
+    view = r.show(gram_cmap="jet", cmap="plasma")  # any matplotlib map: sent as a table
+    assert view.gram_cmap == "jet" and view.gram_cmap_lut["name"] == "jet"
+    assert view.cmap == "plasma" and view.cmap_lut["name"] == "plasma"
+    with pytest.raises(ValueError, match="gram_cmap: unknown colour map 'jett'"):
+        r.show(gram_cmap="jett")
 
 
 @requires_cuda

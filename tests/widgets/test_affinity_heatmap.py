@@ -154,8 +154,10 @@ def test_selection_from_the_front_end_is_validated():
 def test_labels_cmap_and_inputs_are_checked():
     with pytest.raises(ValueError, match="row_labels has 2 entries but the matrix has 3"):
         fx.AffinityHeatmap(np.zeros((3, 3)), row_labels=["a", "b"])
-    with pytest.raises(traitlets.TraitError, match="cmap must be one of"):
-        fx.AffinityHeatmap(np.zeros((3, 3)), cmap="jet")
+    with pytest.raises(ValueError, match="cmap: unknown colour map 'jett'; did you mean 'jet'"):
+        fx.AffinityHeatmap(np.zeros((3, 3)), cmap="jett")  # any matplotlib map is fine, a misspelt one is not
+    with pytest.raises(traitlets.TraitError, match="cmap: unknown colour map"):
+        fx.AffinityHeatmap(np.zeros((3, 3))).cmap = "nope"
     with pytest.raises(ValueError, match="matrix must be 2-D"):
         fx.AffinityHeatmap(np.zeros(3))
     with pytest.raises(TypeError, match="either a matrix or a job"):

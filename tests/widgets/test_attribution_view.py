@@ -104,7 +104,7 @@ def test_text_view_from_results_and_trait_validation():
     view = r.show(x, tokens=["<b>a</b>", "b", "c", "d"])
     assert view.kind == "text" and view.tokens[0] == "<b>a</b>"
     np.testing.assert_allclose(view.display_values(0), r.values[0].sum(1).numpy(), rtol=1e-6)
-    for name, bad in (("sign", "both"), ("cmap", "jet"), ("opacity", 2.0), ("clip", 10.0)):
+    for name, bad in (("sign", "both"), ("cmap", "jett"), ("opacity", 2.0), ("clip", 10.0)):
         with pytest.raises(traitlets.TraitError, match=name):
             setattr(view, name, bad)
     view.sign = "absolute_value"
