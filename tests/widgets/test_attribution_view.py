@@ -133,3 +133,55 @@ def test_concepts_show_one_panel_per_concept():
     both = AttributionView([tab, tab], feature_names=["a", "b", "c"])
     assert both.kind == "tabular" and both.titles == ["shapley_exact (1)", "shapley_exact (2)"]
     np.testing.assert_allclose(both.display_values(1), tab.features[0].detach().numpy(), rtol=1e-6)
+
+
+def test_rows_of_finished_results_are_browsed_without_recomputing():
+    net = TinyCNN()
+    x = torch.randn(3, 1, 8, 8)
+    r = fx.attribute(net, x, target=2, method="integrated_gradients", n_steps=8)
+    view = r.show(x, row_names=["first", "second", "third"])
+    assert (view.n_rows, view.row, view.row_names) == (3, 0, ["first", "second", "third"])
+    sent = capture(view)
+    gen = view.generation
+    view.row = 2  # what the view's "next" button sets (twice)
+    panels = [m for m in sent if m["type"] == "panel"]
+    assert [m["type"] for m in sent][0] == "background" and len(panels) == 1
+    assert panels[0]["generation"] > gen and view.generation == panels[0]["generation"]
+    np.testing.assert_allclose(panels[0]["values"], r.values[2].sum(0).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(view.display_values(0), r.values[2].sum(0).numpy(), rtol=1e-6)
+    assert view.panels[0]["output"] == pytest.approx(float(net(x[2:3])[0, 2]), abs=1e-5)  # that input's f(x)
+    with pytest.raises(traitlets.TraitError, match="row must be an integer in 0..2"):
+        view.row = 3
+    with pytest.raises(ValueError, match="row_names has 2 entries for 3 inputs"):
+        r.show(x, row_names=["a", "b"])
+
+
+def test_rows_of_a_model_built_view_are_recomputed_for_their_own_target():
+    net = TinyCNN()
+    x = torch.randn(4, 1, 8, 8)
+    view = AttributionView(net, x, methods=["saliency"], index=1)
+    assert view.n_rows == 4 and view.row == 1
+    assert view.wait(30)
+    first = view.display_values(0)
+    gen = view.generation
+    view.row = 3
+    assert view.wait(30)
+    assert wait_for(lambda: view.status == "done" and view.display_values(0) is not None)
+    assert view.generation > gen
+    assert view.target == int(net(x[3:4]).argmax())  # no target given: each input's predicted class
+    want = fx.attribute(net, x[3:4], target=view.target, method="saliency").values[0].sum(0).numpy()
+    np.testing.assert_allclose(view.display_values(0), want, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(view.display_values(0), first)
+
+
+def test_rows_of_a_batch_job_are_resent_from_its_latest_step():
+    net = TinyCNN()
+    x = torch.randn(3, 1, 8, 8)
+    job = fx.attribute(net, x, target=[0, 1, 2], method="input_x_gradient", stream=True)
+    final = job.result(timeout=30)
+    view = job.show()
+    assert view.n_rows == 3
+    view.row = 1
+    assert view.target == 1  # the job's target for that input
+    np.testing.assert_allclose(view.display_values(0), final.values[1].sum(0).numpy(), rtol=1e-6)
+    assert view.status != "error", view.error
