@@ -206,7 +206,7 @@ class ZoomHeatmap(ColormapWidget):
         fig.colorbar(im, ax=ax, label=self.metric)
         return fig
 
-    def levels_to_ship(self, budget: int = STANDALONE_MAX_BYTES // 4) -> list[int]:
+    def levels_to_ship(self, budget: int = STANDALONE_MAX_BYTES // 2) -> list[int]:
         """The zoom levels whose every tile fits ``budget`` bytes together (coarsest first): what a standalone
         page answers without the kernel."""
         shipped, total = [], 0
@@ -220,7 +220,7 @@ class ZoomHeatmap(ColormapWidget):
         return shipped
 
     def _standalone(self, page: Any) -> None:
-        levels = self.levels_to_ship(page.budget // 4)
+        levels = self.levels_to_ship(page.budget // 2)
         for level in levels:
             n_tiles = -(-self.pyramid.cells(level) // self.tile_size)
             for ti in range(n_tiles):

@@ -63,6 +63,16 @@ VIEWS = {  # root class -> code building the view bound to the variable of the s
         "ranking = fx.FeatureRanking(wine.data, wine.target, methods=['fisher', 'mi', 'inf_fs'], k=3,"
         " feature_names=wine.feature_names, stability=5)",
     ),
+    "layers": (
+        "div.fx-layers",
+        "def mlp():\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(16, 48), torch.nn.ReLU(), torch.nn.Linear(48, 24), torch.nn.ReLU(),"
+        " torch.nn.Linear(24, 5))\n"
+        "LX = torch.randn(600, 16, generator=g)\n"
+        "layers = fx.compare(mlp(), mlp(), LX, labels=(LX[:, 0] > 0).long() + (LX[:, 1] > 0).long(), batch_size=60,"
+        " gram_samples=90).show()\n"
+        "layers.select(1, 3)",
+    ),
 }
 
 # Something labelled in each view: an axis' tick labels or a colour bar's.
@@ -73,6 +83,8 @@ LABELLED = {
     "attribution": [".fx-colorbar-box .fx-tick-label", "canvas.fx-attr-input"],
     "waterfall": ["div.fx-wf-name"],
     "ranking": [".fx-matrix .fx-axis-bottom .fx-tick-label", ".fx-matrix .fx-axis-left .fx-tick-label"],
+    "layers": [".fx-axis-left .fx-tick-label", ".fx-axis-bottom .fx-tick-label", ".fx-axis-title",
+               ".fx-colorbar-box .fx-tick-label"],
 }
 
 READY = {  # when each view has drawn its data
@@ -82,6 +94,7 @@ READY = {  # when each view has drawn its data
     "attribution": ("data-received", "Number(v) >= 3"),
     "waterfall": ("data-received", "Number(v) >= 1"),
     "ranking": ("data-ready", "v === 'true'"),
+    "layers": ("data-grams", "Number(v) >= 1"),
 }
 
 MEASURE_JS = r"""
