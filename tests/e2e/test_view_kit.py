@@ -3,20 +3,22 @@
 * Nothing is clipped: with the output area 400 px wide and at full width, every view's root has
   scrollWidth <= clientWidth and fits its output area; each has labelled axes or a colour bar with ticks.
   Screenshots of every view at both widths land in ``artifacts/e2e/gallery/``.
-* Pictures that stay: a view whose model has a ``picture`` trait sends a PNG of itself after it settles
-  (``{"type": "snapshot", ...}`` + the PNG as a buffer); a view rendered without live data shows the saved picture.
-* The LayerComparison view (js/layer_comparison.ts) against the documented traits and ``grams`` RPC
-  (docs/viewkit-python-todo.md), driven by a small prototype widget defined in the notebook.
-
-The Python side of ``picture`` and of LayerComparison is not in the package yet: the notebooks below define the
-minimal widgets the todo describes, so that the browser side is tested against the protocol now.
+* Pictures that stay: every view sends a PNG of itself after it settles (``{"type": "snapshot", ...}`` + the PNG
+  as a buffer); ``to_png()`` returns it, decoded here it is not one colour; the display's picture output is
+  updated with it and hidden while the view is live; a view rendered without live data shows its saved picture.
+  With ``FX_GALLERY=1`` the pictures are also written to ``docs/images/<view>.png`` (the README's gallery).
+* ``cmap="plasma"`` and a Colormap object set from Python: the heatmap's pixels take those maps' colours.
+* The LayerComparison view (js/layer_comparison.ts) against its traits and ``grams`` RPC (docs/protocol.md).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lab
@@ -168,30 +170,60 @@ def test_every_view_fits_400px_and_full_width_with_labels(jupyter_server, lab_pa
             style.evaluate("el => el.remove()")
     (artifacts / "view-kit-widths.json").write_text(json.dumps(report, indent=1))
 
+    # Every view's picture reached Python; to_png() returns it and, decoded here, it is not one colour.
+    for var in VIEWS:
+        lab.wait_python(page, f"{var}.picture is not None and {var}.pictures_dropped == 0", bool, timeout_s=60,
+                        what=f"{var}'s picture reached Python")
+    pictures = artifacts / "pictures"
+    pictures.mkdir(exist_ok=True)
+    paths = {var: str(pictures / f"{var}.png") for var in VIEWS}
+    lab.run_cell_and_read(page, f"for _v, _p in {paths!r}.items():\n    open(_p, 'wb').write(globals()[_v].to_png())",
+                          keep=False)
+    for var, path in paths.items():
+        png = Path(path).read_bytes()
+        rgb = _decode(png)
+        assert rgb.shape[0] > 80 and rgb.shape[1] > 150, (var, rgb.shape)
+        assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20, var  # not blank: data, axes and text
+        if os.environ.get("FX_GALLERY") == "1":
+            out = lab.REPO_ROOT / "docs" / "images" / f"{var}.png"
+            out.write_bytes(_small_png(png))
+            assert out.stat().st_size < 200_000, (out, out.stat().st_size)
+
+
+def _decode(png: bytes):
+    import matplotlib.image
+
+    return (matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3] * 255).round().astype(np.uint8)
+
+
+def _small_png(png: bytes, limit: int = 190_000) -> bytes:
+    """The picture for the README's gallery: as is when small, else with a 256-colour palette, then halved."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    while True:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", optimize=True)
+        if buf.tell() <= limit:
+            return buf.getvalue()
+        buf = io.BytesIO()
+        img.quantize(256).save(buf, format="PNG", optimize=True)
+        if buf.tell() <= limit:
+            return buf.getvalue()
+        img = img.resize((img.width // 2, img.height // 2), Image.LANCZOS)
+
 
 PICTURED = """\
-import numpy as np, traitlets, fxwidgets as fx
+import numpy as np, fxwidgets as fx
 
-class Pictured(fx.AffinityHeatmap):
-    # The Python side docs/viewkit-python-todo.md asks for, in a few lines: keep the view's last picture.
-    picture = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
-    scales = []
-
-    def _on_custom_msg(self, widget, content, buffers):
-        if isinstance(content, dict) and content.get("type") == "snapshot":
-            self.scales.append(content["scale"])
-            self.picture = {"png": bytes(buffers[0]), "width": content["width"], "height": content["height"]}
-            return
-        super()._on_custom_msg(widget, content, buffers)
-
-class Frozen(Pictured):
+class Frozen(fx.AffinityHeatmap):
     # A view with no kernel behind it (a notebook reopened with saved widget state): nothing is ever answered.
     def _on_custom_msg(self, widget, content, buffers):
         pass
 
 m = np.add.outer(np.arange(40.0), np.arange(40.0)) % 17
 labels = np.repeat(['a', 'b', 'c', 'd'], 10)
-view = Pictured(m, row_labels=labels, col_labels=labels, title='pictured', value_label='v')
+view = fx.AffinityHeatmap(m, row_labels=labels, col_labels=labels, title='pictured', value_label='v')
 view
 """
 
@@ -209,10 +241,22 @@ def test_a_view_sends_its_picture_and_shows_it_without_live_data(jupyter_server,
     pic = lab.wait_python(
         page,
         "None if view.picture is None else dict(width=view.picture['width'], height=view.picture['height'],"
-        " n=len(view.picture['png']), head=list(view.picture['png'][:24]), scale=view.scales[-1])",
+        " n=len(view.picture['png']), head=list(view.picture['png'][:24]), dropped=view.pictures_dropped)",
         lambda v: v is not None, what="the picture reached Python")
     png_w, png_h = _png_size(bytes(pic["head"]))
-    assert abs(png_w - round(pic["width"] * pic["scale"])) <= 1 and abs(png_h - round(pic["height"] * pic["scale"])) <= 1
+    assert pic["dropped"] == 0  # the browser's pictures pass the kernel's checks (PNG, size = CSS size x scale)
+    # the display's picture output (before the widget) was updated with it, and is hidden while the view is live
+    out = lab.evaluate_async(page, lab._JS_PANEL + r"""
+const panel = findPanel(arg);
+const cell = panel.content.widgets[0];
+const first = cell.outputArea.model.get(0).toJSON();
+const child = cell.outputArea.node.querySelector('.jp-OutputArea-child');
+return {html: String(first.data['text/html'] || ''), png: !!first.data['image/png'],
+        hidden: getComputedStyle(child).display === 'none', widget: !!cell.outputArea.model.get(1).toJSON().data[
+        'application/vnd.jupyter.widget-view+json']};
+""", name)
+    assert out["html"].startswith('<img class="fx-picture" src="data:image/png;base64,') and out["png"], out
+    assert out["hidden"] and out["widget"], out
     # the picture is cropped to what the view paints: inside the view's box, and reaching past its canvas
     root_box = page.locator("div.fx-heatmap").nth(nth).bounding_box()
     canvas_box = page.locator("div.fx-heatmap canvas.fx-heatmap-canvas").nth(nth).bounding_box()
@@ -248,17 +292,41 @@ def test_a_view_sends_its_picture_and_shows_it_without_live_data(jupyter_server,
     root.screenshot(path=str(artifacts / "picture-saved.png"))
 
     # With live data the picture goes away at once.
-    lab.run_cell_and_read(page, "live = Pictured(m, row_labels=labels, col_labels=labels)\nlive.picture = view.picture\nlive")
+    lab.run_cell_and_read(page, "live = fx.AffinityHeatmap(m, row_labels=labels, col_labels=labels)\n"
+                                "live.picture = view.picture\nlive")
     model_id = lab.run_cell_json(page, "live.model_id", keep=False)
     k = lab.widget_element_index(page, name, model_id, "div.fx-heatmap")
     lab.wait_attr(page, "div.fx-heatmap", "data-draws", "Number(v) >= 1", 15_000, nth=k)
     lab.wait_attr(page, "div.fx-heatmap", "data-saved", "v === 'false'", 15_000, nth=k)
     assert page.locator("div.fx-heatmap").nth(k).locator("canvas.fx-heatmap-canvas").is_visible()
 
+    # Any matplotlib map, by name or as an object, set from Python: the cells take that map's colours (values 0..16
+    # over the data's range: 0 is the map's first entry, 16 its last, 8 the entry floor(0.5 * 256) = 128).
+    canvas = "div.fx-heatmap canvas.fx-heatmap-canvas"
+    cells = {(0, 0): 0, (0, 16): 16, (4, 4): 8}
+    size = lab.canvas_stats(page, canvas, nth)
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    rgb3 = ListedColormap(["#ff0000", "#00ff00", "#0000ff"], name="rgb3")
+    for setting, cmap in (("'plasma'", matplotlib.colormaps["plasma"]),
+                          ("__import__('matplotlib.colors').colors.ListedColormap(['#ff0000', '#00ff00', '#0000ff'],"
+                           " name='rgb3')", rgb3)):
+        before = lab.canvas_stats(page, canvas, nth)["digest"]
+        lab.run_cell_and_read(page, f"view.cmap = {setting}", keep=False)
+        lab.wait_canvas_change(page, canvas, before, nth=nth)
+        assert lab.run_cell_json(page, "view.cmap", keep=False) == cmap.name
+        page.locator(canvas).nth(nth).scroll_into_view_if_needed()
+        for (i, j), value in cells.items():
+            x = int((j + 0.5) * size["width"] / 40)
+            y = int((i + 0.5) * size["height"] / 40)
+            k = min(255, int(value / 16 * 256))
+            want = [int(round(c * 255)) for c in cmap(k / 255)[:3]]  # matplotlib's own colour
+            assert lab.canvas_pixel(page, canvas, x, y, nth)[:3] == want, (cmap.name, i, j)
+
 
 LAYERS = """\
-import json, numpy as np, torch, traitlets, anywidget, fxwidgets as fx
-from pathlib import Path
+import numpy as np, torch, fxwidgets as fx
 
 torch.manual_seed(0)
 def mlp():
@@ -267,67 +335,7 @@ def mlp():
 X = torch.randn(600, 16)
 y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
 res = fx.compare(mlp(), mlp(), X, labels=y, batch_size=60, gram_samples=90)
-
-def pack(obj, buffers):
-    # docs/protocol.md: arrays as {"$array": i, "dtype", "shape"} placeholders + binary buffers
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj, dtype=np.float32 if obj.dtype.kind == "f" else np.int32)
-        buffers.append(memoryview(a.tobytes()))
-        return {"$array": len(buffers) - 1, "dtype": str(a.dtype), "shape": list(a.shape)}
-    if isinstance(obj, dict):
-        return {k: pack(v, buffers) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [pack(v, buffers) for v in obj]
-    return obj
-
-class LayerComparisonPrototype(anywidget.AnyWidget):
-    # The traits and the `grams` RPC of docs/viewkit-python-todo.md, section 6, in their simplest form.
-    _esm = Path(fx.__file__).parent / "static" / "layer_comparison.js"
-    layers_a = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    layers_b = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    model_names = traitlets.List(traitlets.Unicode(), ["network A", "network B"]).tag(sync=True)
-    cka = traitlets.Bytes(b"").tag(sync=True)
-    cka_se = traitlets.Bytes(b"").tag(sync=True)
-    metric = traitlets.Unicode("CKA").tag(sync=True)
-    examples = traitlets.Int(0).tag(sync=True)
-    n_examples = traitlets.Int(None, allow_none=True).tag(sync=True)
-    pair = traitlets.List(traitlets.Int(), []).tag(sync=True)
-    sort_by = traitlets.Unicode("label").tag(sync=True)
-    has_labels = traitlets.Bool(True).tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
-    gram_cmap = traitlets.Unicode("RdBu_r").tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
-    progress = traitlets.Float(1.0).tag(sync=True)
-    status = traitlets.Unicode("done").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
-
-    def __init__(self, r, **kw):
-        super().__init__(layers_a=[n or "(model)" for n in r.layers_a], layers_b=[n or "(model)" for n in r.layers_b],
-                         cka=r.values.numpy().astype("<f4").tobytes(), cka_se=r.se.numpy().astype("<f4").tobytes(),
-                         examples=r.examples, n_examples=r.examples, **kw)
-        self.r = r
-        self.asked = []
-        self.on_msg(self._on_msg)
-
-    def _on_msg(self, _w, content, _buffers):
-        if not (isinstance(content, dict) and content.get("type") == "request"):
-            return
-        a = content["args"]
-        self.asked.append(a)
-        index, labels = np.asarray(self.r.gram_index), np.asarray(self.r.gram_labels)
-        order = np.lexsort((index, labels)) if a["sort_by"] == "label" else np.argsort(index, kind="stable")
-        ga = self.r.grams_a[a["row"]].numpy()[np.ix_(order, order)]
-        gb = self.r.grams_b[a["col"]].numpy()[np.ix_(order, order)]
-        lim = lambda g: float(np.quantile(np.abs(g[~np.eye(len(g), dtype=bool)]), 0.99))
-        buffers = []
-        result = pack({"a": ga, "b": gb, "labels": [str(v) for v in labels[order]], "index": index[order],
-                       "lim_a": lim(ga), "lim_b": lim(gb), "layer_a": self.layers_a[a["row"]],
-                       "layer_b": self.layers_b[a["col"]]}, buffers)
-        self.send({"type": "response", "id": content["id"], "ok": True, "result": result}, buffers=buffers)
-
-lc = LayerComparisonPrototype(res, title="CKA, layer × layer")
+lc = res.show(title="CKA, layer × layer")
 lc
 """
 
@@ -378,4 +386,4 @@ def test_layer_comparison_view_draws_names_values_and_opens_the_clicked_pair(jup
     root.screenshot(path=str(artifacts / "layer-comparison.png"))
     # re-sort from the browser
     root.locator("select.fx-sort-by").select_option("data order")
-    lab.wait_python(page, "lc.asked[-1]['sort_by']", lambda v: v == "data order", what="grams asked in data order")
+    lab.wait_python(page, "lc.sort_by", lambda v: v == "data order", what="the sort select reaches Python")
