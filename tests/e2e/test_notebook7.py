@@ -1,7 +1,8 @@
 """End-to-end in Jupyter Notebook 7 (the ``notebook`` package): a view renders and a real click reaches Python.
 
 The JupyterLab tests cover every view in depth; this one proves the same bundle works in the other front end
-people use: pixels painted in the page, and the click's cell in ``heatmap.selection`` read back in the kernel.
+people use: pixels painted in the page, the click's cell in ``heatmap.selection`` read back in the kernel, and
+the picture output updated with the view's picture (hidden while the view is live).
 """
 
 from __future__ import annotations
@@ -64,4 +65,9 @@ def test_heatmap_renders_and_a_click_reaches_python_in_notebook7(nb7_page, noteb
     sel = lab.wait_python(page, "heatmap.selection", lambda s: bool(s and s.get("rows")), timeout_s=20,
                           what="the clicked cell in heatmap.selection")
     assert sel == {"rows": [row], "cols": [col]}
+    # the view's picture reaches Python; the picture output before the widget holds it and is hidden (live view)
+    lab.wait_python(page, "heatmap.picture is not None", bool, timeout_s=30, what="the picture reached Python")
+    hidden = page.evaluate("""() => Array.from(document.querySelectorAll('img.fx-picture')).map(img =>
+        getComputedStyle(img.closest('.jp-OutputArea-child')).display === 'none' && img.naturalWidth > 0)""")
+    assert hidden and all(hidden), hidden
     page.screenshot(path=str(artifacts / "notebook7.png"))
