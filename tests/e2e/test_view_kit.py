@@ -6,7 +6,8 @@
 * Pictures that stay: every view sends a PNG of itself after it settles (``{"type": "snapshot", ...}`` + the PNG
   as a buffer); ``to_png()`` returns it, decoded here it is not one colour; the display's picture output is
   updated with it and hidden while the view is live; a view rendered without live data shows its saved picture.
-  With ``FX_GALLERY=1`` the pictures are also written to ``docs/images/<view>.png`` (the README's gallery).
+  With ``FX_GALLERY=1`` the pictures are also written to ``docs/images/view-<view>.png`` (the README's gallery;
+  committed, never rewritten by an ordinary test run).
 * ``cmap="plasma"`` and a Colormap object set from Python: the heatmap's pixels take those maps' colours.
 * The LayerComparison view (js/layer_comparison.ts) against its traits and ``grams`` RPC (docs/protocol.md).
 """
@@ -40,8 +41,10 @@ VIEWS = {  # root class -> code building the view bound to the variable of the s
     ),
     "pixaff": (
         "div.fx-pixaff",
-        "pixaff = fx.PixelAffinity(torch.nn.functional.avg_pool2d(torch.randn(3, 16, 64, 80, generator=g), 4),"
-        " images=torch.rand(3, 3, 64, 80, generator=g), title='three frames')",
+        "im = torch.nn.functional.interpolate(torch.rand(3, 3, 6, 8, generator=g), size=(64, 80), mode='bicubic',"
+        " align_corners=False).clamp(0, 1)\n"
+        "pixaff = fx.PixelAffinity(torch.nn.functional.avg_pool2d(torch.cat([im, im ** 2, 1 - im], 1), 4), images=im,"
+        " title='three frames', max_matches=24)",
     ),
     "attribution": (
         "div.fx-attr",
@@ -185,7 +188,7 @@ def test_every_view_fits_400px_and_full_width_with_labels(jupyter_server, lab_pa
         assert rgb.shape[0] > 80 and rgb.shape[1] > 150, (var, rgb.shape)
         assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20, var  # not blank: data, axes and text
         if os.environ.get("FX_GALLERY") == "1":
-            out = lab.REPO_ROOT / "docs" / "images" / f"{var}.png"
+            out = lab.REPO_ROOT / "docs" / "images" / f"view-{var}.png"
             out.write_bytes(_small_png(png))
             assert out.stat().st_size < 200_000, (out, out.stat().st_size)
 
