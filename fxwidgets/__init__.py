@@ -37,16 +37,28 @@ from .results.attribution import AttributionResult
 from .api.selection import FeatureSelector, select
 from .results.selection import SelectionResult
 
+# Datasets: embeddings, data selection, dataset distances
+from .api.datasets import activation_histograms, dataset_distance, embed, pair_score_histograms, select_samples
+from .results.datasets import (
+    ActivationHistogramsResult,
+    DatasetDistanceResult,
+    EmbeddingResult,
+    PairScoreHistogramsResult,
+    SampleSelectionResult,
+)
+
 # Views
 from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ATTRIBUTION_METHODS", "AffinityHeatmap", "AffinityResult", "AttributionResult", "AttributionView",
-    "CompareResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult",
-    "LabelNoiseResult", "LayerComparison", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
-    "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
-    "knn_graph", "label_noise", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
-    "spectral_clustering", "spectral_embedding", "spectral_order",
+    "ATTRIBUTION_METHODS", "ActivationHistogramsResult", "AffinityHeatmap", "AffinityResult", "AttributionResult",
+    "AttributionView", "CompareResult", "DatasetDistanceResult", "EmbeddingResult", "FeatureRanking",
+    "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison",
+    "METRICS", "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "SampleSelectionResult",
+    "SelectionResult", "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute",
+    "compare", "dataset_distance", "eigenvector_centrality", "embed", "knn", "knn_graph", "label_noise",
+    "location_affinity", "mutual_nn", "options", "pair_score_histograms", "propagate", "select", "select_samples",
+    "similarity", "spectral_clustering", "spectral_embedding", "spectral_order",
 ]
