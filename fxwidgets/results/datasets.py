@@ -198,10 +198,10 @@ class SampleSelectionResult(SampleSelection, Result):
             rel_se = e["se"] / abs(e["full"]) if e["full"] else float("nan")
             name = "weighted-loss error" if which == "weighted_loss" else "weighted-loss (k-means cost) error"
             eps = f", ε = {d['epsilon']:.3g}" if d.get("epsilon") is not None else ""
-            return f"{name} {e['relative_error']:.2%} ± {rel_se:.2%} (SE){eps}"
+            return f"{name} {e['relative_error']:.2%} (SE of the estimate {rel_se:.2%}){eps}"
         if m == "hierarchical_kmeans":
-            return (f"balance over {len(d['rows_per_top_cluster'])} top clusters: entropy {d['entropy_selected_top']:.2f}"
-                    f" selected vs {d['entropy_data_top']:.2f} in the data (1 = even)")
+            return (f"balance over {len(d['rows_per_top_cluster'])} top clusters: entropy "
+                    f"{d['entropy_selected_top']:.2f} selected vs {d['entropy_data_top']:.2f} in the data (1 = even)")
         if m == "dsir":
             return (f"KL reduction {d['kl_reduction']:.3g} nats (KL to target {d['kl_target_raw']:.3g} → "
                     f"{d['kl_target_selected']:.3g}; a random subset: {d['kl_target_random_subset']:.3g})")
@@ -378,6 +378,7 @@ class DatasetDistanceResult(DatasetDistance, Result):
             reach = max(abs(self.value) + 3 * self.se, 1e-300)
             ax.set_xlim(-reach if self.value - 2 * self.se < 0 else -0.05 * reach, reach)
         ax.set_yticks(pos, [label for label, _ in rows])
+        ax.set_ylabel("term of the formula" if len(rows) > 1 else "estimate")
         ax.axvline(0.0, color="k", lw=0.8)
         ax.set_xlabel(self.axis_label() + (" (bar: ± 2 SE)" if self.se is not None else ""))
         if title is None:
@@ -448,9 +449,9 @@ class ActivationHistogramsResult(ActivationHistograms, Result):
             ax.set_xlabel("activation")
             ax.set_ylabel("share of rows")
         axes[0].legend(frameon=False, fontsize="small")
+        measure = self.distance.replace("_", " ")
         fig.suptitle(title if title is not None else
-                     f"the {len(feats)} of {d} features whose histograms differ most ({self.distance.replace('_', ' ')})",
-                     fontsize="medium")
+                     f"the {len(feats)} of {d} features whose histograms differ most ({measure})", fontsize="medium")
         return fig
 
     def __repr__(self) -> str:
