@@ -18,6 +18,7 @@ import fxwidgets as fx  # noqa: E402
 from fxwidgets.api.datasets import distance_options, selection_options  # noqa: E402
 from fxwidgets.compute import sample_selection as S  # noqa: E402
 from fxwidgets.results import views  # noqa: E402
+from tests.conftest import requires_cuda  # noqa: E402
 
 JOB_TIMEOUT_S = 120
 
@@ -356,3 +357,23 @@ def test_histogram_plots_are_small_multiples(data):
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert len(titles) == 3 and titles[0].startswith("checkpoint 0:") and titles[-1].startswith("checkpoint 4:")
     assert fig.axes[0].get_xlabel() == "cosine similarity"
+
+
+# ------------------------------------------------------------------------------------------------ CUDA
+
+
+@requires_cuda
+def test_verbs_follow_the_device_and_plot_from_it(data):
+    X, y = data
+    Xc = torch.as_tensor(X, device="cuda")
+    e = fx.embed(Xc)
+    assert e.coordinates.device.type == "cuda"
+    cpu = fx.embed(X).coordinates
+    torch.testing.assert_close(e.coordinates.cpu(), cpu, rtol=0, atol=1e-9 * float(cpu.abs().max()))
+    s = fx.select_samples(Xc, 10, "k_center", first=0, stream=True).result(timeout=JOB_TIMEOUT_S)
+    assert s.indices.device.type == "cuda"
+    assert s.indices.cpu().tolist() == fx.select_samples(X, 10, "k_center", first=0).indices.tolist()
+    assert_labelled(s.plot(Xc, labels=y))
+    assert_labelled(e.plot(labels=y))
+    d = fx.dataset_distance(Xc[:150], Xc[150:], "mmd2")
+    assert d.value == pytest.approx(fx.dataset_distance(X[:150], X[150:], "mmd2").value, rel=1e-8)
