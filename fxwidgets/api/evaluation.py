@@ -44,7 +44,8 @@ def evaluate(
         The output index explained (an int or one per row); default: the one the AttributionResults explain.
     metrics:
         None (for each method, every metric its arguments allow), a name, a list of names, or a dict
-        ``{name: {parameter: value}}``. Names: ``faithfulness_correlation``, ``deletion``, ``insertion``,
+        ``{name: {parameter: value}}``. When several methods are compared, one without an ``explain_func`` leaves
+        the metrics that need one empty (``result.params["skipped"]`` says which and why). Names: ``faithfulness_correlation``, ``deletion``, ``insertion``,
         ``infidelity``, ``max_sensitivity``, ``avg_sensitivity``, ``complexity``, ``sparseness``,
         ``model_randomisation``, ``random_target``, ``top_k_precision``, ``mass_in_mask`` (and Quantus'/Captum's
         names as aliases); ``fx.EVALUATION_METRICS[name].defaults`` lists each one's parameters.

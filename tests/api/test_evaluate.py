@@ -229,6 +229,15 @@ def test_result_table_numbers_dict_and_figure(cnn, images):
     fig = r.plot()
     table_ax, curve_ax = fig.axes
     texts = [tx.get_text() for tx in table_ax.texts]
+    # each column runs from red (worst) to green (best) in the metric's own direction
+    import matplotlib
+
+    colours = np.asarray(table_ax.images[0].get_array())
+    red_yellow_green = matplotlib.colormaps["RdYlGn"]
+    for j, k in enumerate(r.metric_names):
+        best = r.methods.index(r.best(k))
+        np.testing.assert_allclose(colours[best, j, :3], red_yellow_green(1.0)[:3])
+        np.testing.assert_allclose(colours[1 - best, j, :3], red_yellow_green(0.0)[:3])
     assert f"{r['ixg', 'complexity'].mean:.3g}\n± {r['ixg', 'complexity'].stderr:.2g}" in texts
     for line, m in zip(curve_ax.lines, ["ixg", "random"]):
         np.testing.assert_allclose(line.get_ydata(), r[m, "deletion"].curves.mean(0).numpy(), rtol=1e-12)
@@ -237,6 +246,20 @@ def test_result_table_numbers_dict_and_figure(cnn, images):
     assert hasattr(shown, "savefig")
     plt.close(shown)
     assert "EvaluationResult" in repr(r) and "ixg" in repr(r)
+
+
+def test_a_method_without_explain_func_leaves_the_metrics_that_need_one_empty(cnn, images):
+    x, t = images
+    ixg = fx.attribute(cnn, x, target=t, method="input_x_gradient")
+    random = torch.randn(x.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    r = fx.evaluate(cnn, x, {"ixg": ixg, "random": random}, aggregate="complexity",
+                    metrics={"max_sensitivity": {"n_samples": 2}, "sparseness": {}})
+    assert r.metric_names == ("max_sensitivity", "sparseness")
+    assert r.params["skipped"]["random"] == {"max_sensitivity": "no explain_func: it was given as a tensor"}
+    assert set(r.metric("max_sensitivity")) == {"ixg"} | ({"aggregate"} if r.aggregate.weights["random"] == 0 else set())
+    assert math.isnan(r.means()[1, 0]) and math.isfinite(r.means()[1, 1])
+    with pytest.raises(KeyError, match="method 'random' has no 'max_sensitivity'"):
+        r["random", "max_sensitivity"]
 
 
 def test_one_tensor_is_one_method_and_metric_access_is_direct(cnn, images):
@@ -259,8 +282,8 @@ def test_one_tensor_is_one_method_and_metric_access_is_direct(cnn, images):
     (lambda x, a, r: dict(attributions=a, target=7), ValueError, "target 7 is out of range"),
     (lambda x, a, r: dict(attributions=a, metrics=["max_sensitivity"]), ValueError,
      "needs explain_func for attributions: it was given as a tensor"),
-    (lambda x, a, r: dict(attributions={"a": a, "r": r}, metrics=["max_sensitivity"]), ValueError,
-     r"needs explain_func for attributions\['a'\]"),
+    (lambda x, a, r: dict(attributions={"a": a, "b": 2 * a}, metrics=["max_sensitivity"]), ValueError,
+     r"needs explain_func for attributions\['a'\]: it was given as a tensor"),
     (lambda x, a, r: dict(attributions={"a": a, "r": r}, explain_func=lambda m, i, t: i), TypeError,
      "with 2 methods give a dict"),
     (lambda x, a, r: dict(attributions={"a": a, "r": r}, explain_func={"b": lambda m, i, t: i}), ValueError,

@@ -152,6 +152,7 @@ class ComparisonPlan:
     metrics: Any  # the request as given (None: every metric each method can run)
     common: dict  # the arguments every method's plan shares (target, perturb_func, mask, chunk_size, seed)
     aggregate: dict | None
+    explain_metrics: tuple[str, ...] = ()  # the requested metrics that need an explain_func
     params: dict = field(default_factory=dict)
 
     @property
@@ -308,6 +309,17 @@ def _requested_names(metrics: Any) -> list[str]:
     return [ALIASES.get(k.lower(), k.lower()) for k in items if isinstance(k, str)]
 
 
+def _without(metrics: Any, drop: set[str]) -> Any:
+    """An explicit request (a name, list or dict of parameters) without the metrics named in ``drop``."""
+    def keep(k: Any) -> bool:
+        return not (isinstance(k, str) and ALIASES.get(k.lower(), k.lower()) in drop)
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, Mapping):
+        return {k: v for k, v in metrics.items() if keep(k)}
+    return [k for k in metrics if keep(k)]
+
+
 def _needs_explain(metrics: Any) -> list[str]:
     if metrics is None:
         return []
@@ -328,7 +340,8 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
     ``attributions``: a tensor or array (one method, named ``"attributions"``), an attribution record (named by its
     method), a dict {name: tensor or record} or a list of records. ``explain_func``: a callable for one method, or
     a dict {name: callable} for several; a record's own method is the default. ``metrics=None`` runs, for each
-    method, every metric its arguments allow; an explicit request must be possible for every method."""
+    method, every metric its arguments allow; of a request by name, a method without an ``explain_func`` skips the
+    metrics that need one (``params["skipped"]`` says so), unless no method has one."""
     entries, several = _as_method_table(attributions)
     x = as_inputs(inputs, model)
     B = x.shape[0]
@@ -385,14 +398,19 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
             funcs[name], sources[name] = None, None
             why_none[name] = "it was given as a tensor"
 
-    # -- an explicit request must be possible for every method (the default skips what a method cannot run) ------
-    for metric in _needs_explain(metrics):
-        missing = [k for k in entries if funcs[k] is None]
-        if missing:
-            k = missing[0]
-            fix = (f"explain_func={{{k!r}: ...}}" if several else "explain_func=") + " (e.g. fx.attribution_explainer(method, ...))"
-            raise ValueError(f"metric {metric!r} needs explain_func for {_label(k, several)}: {why_none[k]}; give "
-                             f"{fix}, or leave metrics=None to skip the metrics a method cannot run")
+    # -- a metric asked for by name that re-explains: every method without an explain_func skips it (an empty
+    # cell, said in params["skipped"]); with one method, or none that can, it is an error ----------------------
+    need = _needs_explain(metrics)
+    skipped: dict[str, dict[str, str]] = {}
+    missing = [k for k in entries if funcs[k] is None] if need else []
+    if missing and (not several or len(missing) == len(entries)):
+        k = missing[0]
+        fix = (f"explain_func={{{k!r}: ...}}" if several else "explain_func=") + " (e.g. fx.attribution_explainer(method, ...))"
+        raise ValueError(f"metric {need[0]!r} needs explain_func for {_label(k, several)}: {why_none[k]}; give "
+                         f"{fix}, or leave metrics=None to skip the metrics a method cannot run")
+    for k in missing:
+        skipped[k] = {m: f"no explain_func: {why_none[k]}" for m in need}
+    requests = {k: _without(metrics, set(need)) if k in skipped else metrics for k in entries}
 
     agg = _aggregate_request(aggregate, metrics)
     if agg is not None:
@@ -414,7 +432,8 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
     plans: dict[str, EvaluationPlan] = {}
     for name, a in maps.items():
         try:
-            plans[name] = plan_evaluation(model, x, a, target=target, metrics=metrics, explain_func=funcs[name], **common)
+            plans[name] = plan_evaluation(model, x, a, target=target, metrics=requests[name], explain_func=funcs[name],
+                                          **common)
         except (ValueError, TypeError) as exc:
             msg = str(exc)
             if not (several and msg.startswith("explain_func")):
@@ -425,16 +444,16 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
     # later plans (the aggregate's) take the resolved target and chunk size, so they need no second guess
     common = {**common, "chunk_size": first.chunk_size, "target": first.target}
     names = [n for n in METRICS if any(n in p.params["metrics"] for p in plans.values())]
-    if metrics is not None:  # the request's order
-        names = list(first.params["metrics"])
+    if metrics is not None:  # the request's order, from a method that runs all of it
+        names = list(next(p for k, p in plans.items() if k not in skipped).params["metrics"])
     params = {"methods": list(entries) + ([AGGREGATE] if agg else []), "metrics": names,
               "explain_funcs": {**sources, AGGREGATE: "aggregate_explainer"} if agg else sources,
-              "no_explain_func": why_none, "aggregate": agg, "seed": first.seed, "chunk_size": first.chunk_size,
+              "no_explain_func": why_none, "skipped": skipped, "aggregate": agg, "seed": first.seed, "chunk_size": first.chunk_size,
               "n_samples": B, "device": str(x.device), "dtype": str(x.dtype).replace("torch.", ""),
               "attribution_shape": list(first.attribution_shape),
               "perturb_func": first.params["perturb_func"], "mask": first.params["mask"]}
     return ComparisonPlan(plans=plans, explain_funcs=funcs, metric_names=tuple(names), metrics=metrics, common=common,
-                          aggregate=agg, params=params)
+                          aggregate=agg, explain_metrics=tuple(need), params=params)
 
 
 # -- run -------------------------------------------------------------------------------------------------------
@@ -465,7 +484,12 @@ def iter_comparison(plan: ComparisonPlan) -> Iterator[ComparisonStep]:
     explain = (aggregate_explainer({k: plan.explain_funcs[k] for k in used}, used)
                if all(plan.explain_funcs[k] is not None for k in used) else None)
     rec.params.update({k: v for k, v in agg.items() if k != "objective"})
-    agg_plan = plan_evaluation(first.model, first.inputs, rec.aggregate, metrics=plan.metrics, explain_func=explain,
+    metrics = plan.metrics
+    if explain is None and plan.explain_metrics:
+        metrics = _without(metrics, set(plan.explain_metrics))
+        plan.params["skipped"][AGGREGATE] = {m: "no explain_func: a method it weighs has none"
+                                             for m in plan.explain_metrics}
+    agg_plan = plan_evaluation(first.model, first.inputs, rec.aggregate, metrics=metrics, explain_func=explain,
                                **plan.common)
     yield ComparisonStep(AGGREGATE, None, done / pieces, aggregate=rec, plan=agg_plan)
     for step in iter_evaluation(agg_plan):
