@@ -13,6 +13,8 @@ from .base import Result, to_numpy
 #: Metrics whose per-sample values come with a curve the figure draws (deletion/insertion: output against the
 #: fraction of features changed; model_randomisation: similarity per randomised layer).
 CURVE_METRICS = ("deletion", "insertion", "model_randomisation")
+#: A column whose means differ by less than this share of their size is coloured as a tie.
+EQUAL_SPREAD = 1e-3
 
 
 class EvaluationResult(ComparisonRecord, Result):
@@ -90,7 +92,8 @@ class EvaluationResult(ComparisonRecord, Result):
     # -- the figure ------------------------------------------------------------------------------------------
     def plot(self, *, metrics: Any = None, curves: bool = True, cmap: Any = "RdYlGn", figsize: Any = None):
         """A matplotlib figure: the method x metric table (mean ± standard error per cell, each column coloured
-        from worst to best by the metric's direction; grey where a metric has no direction), and below it, where
+        from worst (red) to best (green) by the metric's direction, means within 0.1 % of each other as a tie;
+        uncoloured where a metric has no direction or a cell no value), and below it, where
         present, the mean deletion / insertion curve and the model-randomisation similarity per layer of each
         method, with a band of ± 1 standard error over samples."""
         import matplotlib.pyplot as plt
@@ -121,10 +124,10 @@ class EvaluationResult(ComparisonRecord, Result):
             if hib is None or not finite.any():
                 continue
             lo, hi = np.nanmin(col), np.nanmax(col)
-            if hi > lo:
+            if hi - lo > EQUAL_SPREAD * max(abs(lo), abs(hi)):
                 score = (col - lo) / (hi - lo)
                 score = score if hib else 1.0 - score
-            else:  # every method equal: all best
+            else:  # every method equal (to 0.1 %): all best, rather than a full colour range over rounding
                 score = np.ones_like(col)
             goodness[:, j] = np.where(finite, score, np.nan)
         colours = plt_colormap(cmap)(np.nan_to_num(goodness, nan=0.5))
@@ -178,7 +181,8 @@ class EvaluationResult(ComparisonRecord, Result):
         means, ses = self.means().numpy(), self.stderrs().numpy()
         rows = []
         for i, m in enumerate(self.methods):
-            cells = ", ".join(f"{k}={means[i, j]:.4g}±{ses[i, j]:.2g}" for j, k in enumerate(self.metric_names))
+            cells = ", ".join(f"{k}={means[i, j]:.4g}±{ses[i, j]:.2g}" if k in self.records[m].metrics else f"{k}=—"
+                              for j, k in enumerate(self.metric_names))
             rows.append(f"  {m}: {cells}")
         agg = "" if self.aggregate is None else f", aggregate weights={ {k: round(w, 4) for k, w in self.aggregate.weights.items()} }"
         return (f"EvaluationResult(methods={list(self.methods)}, n_samples={self.n_samples}, seed={self.seed}"
