@@ -13,6 +13,7 @@ import fxwidgets as fx
 from fxwidgets.compute.evaluation import MetricRecord, planted_image_task
 from fxwidgets.compute.evaluation.comparison import ComparisonAccumulator, iter_comparison, plan_comparison
 from tests.compute.evaluation_helpers import small_cnn
+from tests.conftest import requires_cuda
 
 
 class Counting(torch.nn.Module):
@@ -268,6 +269,22 @@ def test_one_tensor_is_one_method_and_metric_access_is_direct(cnn, images):
     r = fx.evaluate(cnn, x, a, target=t, metrics=["sparseness"])
     assert r.methods == ("attributions",) and r["sparseness"].values.shape == (6,)
     assert r["sparseness"] is r["attributions", "sparseness"]
+
+
+@requires_cuda
+def test_cuda_table_equals_cpu_table(cnn, images):
+    x, t = images
+    metrics = {"deletion": {"n_steps": 6}, "complexity": {}, "sparseness": {}}
+
+    def table(model, inputs, target):
+        results = [fx.attribute(model, inputs, target=target, method=m) for m in ("input_x_gradient", "saliency")]
+        return fx.evaluate(model, inputs, results, metrics=metrics, aggregate="complexity")
+
+    cpu = table(cnn, x, t)
+    gpu = table(cnn.cuda(), x.cuda(), t.cuda())  # draws differ between devices: deterministic metrics only
+    assert gpu["saliency", "deletion"].values.is_cuda
+    assert torch.allclose(cpu.values(), gpu.values(), rtol=1e-8, atol=1e-10, equal_nan=True)
+    assert cpu.aggregate.weights == pytest.approx(gpu.aggregate.weights, abs=1e-6)
 
 
 # -- bad input ---------------------------------------------------------------------------------------------------
