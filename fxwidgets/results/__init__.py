@@ -8,8 +8,9 @@ the result too. A result finds its interactive view through :mod:`~fxwidgets.res
 from .affinity import AffinityResult, GraphResult, KnnResult, LabelNoiseResult, PropagationResult, default_style
 from .attribution import AttributionResult
 from .base import Result
+from .evaluation import EvaluationResult
 from .selection import SelectionResult
 from .similarity import CompareResult, SimilarityResult
 
-__all__ = ["AffinityResult", "AttributionResult", "CompareResult", "GraphResult", "KnnResult", "LabelNoiseResult",
-           "PropagationResult", "Result", "SelectionResult", "SimilarityResult", "default_style"]
+__all__ = ["AffinityResult", "AttributionResult", "CompareResult", "EvaluationResult", "GraphResult", "KnnResult",
+           "LabelNoiseResult", "PropagationResult", "Result", "SelectionResult", "SimilarityResult", "default_style"]
