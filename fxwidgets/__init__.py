@@ -6,6 +6,7 @@ being computed, into interactive Jupyter widgets.
 
 from .compute.affinity import METRICS
 from .compute.attribution import METHODS as ATTRIBUTION_METHODS
+from .compute.evaluation import METRICS as EVALUATION_METRICS
 from .compute.memory import options
 from .runtime import Job, JobCancelled
 
@@ -29,9 +30,12 @@ from .results.affinity import AffinityResult, GraphResult, KnnResult, LabelNoise
 from .api.similarity import compare, similarity
 from .results.similarity import CompareResult, SimilarityResult
 
-# Attributions
+# Attributions, and how far to trust them
 from .api.attribution import attribute
+from .api.evaluation import evaluate
+from .compute.evaluation import attribution_explainer
 from .results.attribution import AttributionResult
+from .results.evaluation import EvaluationResult
 
 # Feature selection
 from .api.selection import FeatureSelector, select
@@ -53,12 +57,13 @@ from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComp
 __version__ = "0.1.0"
 
 __all__ = [
-    "ATTRIBUTION_METHODS", "ActivationHistogramsResult", "AffinityHeatmap", "AffinityResult", "AttributionResult",
-    "AttributionView", "CompareResult", "DatasetDistanceResult", "EmbeddingResult", "FeatureRanking",
-    "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison",
-    "METRICS", "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "SampleSelectionResult",
-    "SelectionResult", "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute",
-    "compare", "dataset_distance", "eigenvector_centrality", "embed", "knn", "knn_graph", "label_noise",
-    "location_affinity", "mutual_nn", "options", "pair_score_histograms", "propagate", "select", "select_samples",
-    "similarity", "spectral_clustering", "spectral_embedding", "spectral_order",
+    "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "ActivationHistogramsResult", "AffinityHeatmap",
+    "AffinityResult", "AttributionResult", "AttributionView", "CompareResult", "DatasetDistanceResult",
+    "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled",
+    "KnnResult", "LabelNoiseResult", "LayerComparison", "PairScoreHistogramsResult", "PixelAffinity",
+    "PropagationResult", "SampleSelectionResult", "SelectionResult", "SimilarityResult", "ZoomHeatmap",
+    "activation_histograms", "affinity", "attribute", "attribution_explainer", "compare", "dataset_distance",
+    "eigenvector_centrality", "embed", "evaluate", "knn", "knn_graph", "label_noise", "location_affinity",
+    "mutual_nn", "options", "pair_score_histograms", "propagate", "select", "select_samples", "similarity",
+    "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

@@ -45,11 +45,12 @@ def budget_bytes(device: torch.device) -> int:
     return int(available_bytes(device) * DEFAULT_SHARE)
 
 
-def check_fits(nbytes: int, what: str, device: torch.device) -> None:
+def check_fits(nbytes: int, what: str, device: torch.device, *, hint: str | None = None) -> None:
+    """Raise MemoryError (need, budget, and ``hint``: the knob that lowers the need) when ``nbytes`` is over budget."""
     budget = budget_bytes(device)
     if nbytes > budget:
         raise MemoryError(
             f"{what} needs {nbytes / 2**30:.2f} GiB on {device}, over the memory budget of {budget / 2**30:.2f} GiB "
             "(fxwidgets.options.memory_budget, default half the available memory); "
-            "use fewer rows, or a k-NN graph instead of the dense matrix"
+            + (hint if hint is not None else "use fewer rows, or a k-NN graph instead of the dense matrix")
         )

@@ -10,10 +10,11 @@ from .attribution import AttributionResult
 from .base import Result
 from .datasets import (ActivationHistogramsResult, DatasetDistanceResult, EmbeddingResult,
                        PairScoreHistogramsResult, SampleSelectionResult)
+from .evaluation import EvaluationResult
 from .selection import SelectionResult
 from .similarity import CompareResult, SimilarityResult
 
 __all__ = ["ActivationHistogramsResult", "AffinityResult", "AttributionResult", "CompareResult",
-           "DatasetDistanceResult", "EmbeddingResult", "GraphResult", "KnnResult", "LabelNoiseResult",
-           "PairScoreHistogramsResult", "PropagationResult", "Result", "SampleSelectionResult", "SelectionResult",
-           "SimilarityResult", "default_style"]
+           "DatasetDistanceResult", "EmbeddingResult", "EvaluationResult", "GraphResult", "KnnResult",
+           "LabelNoiseResult", "PairScoreHistogramsResult", "PropagationResult", "Result", "SampleSelectionResult",
+           "SelectionResult", "SimilarityResult", "default_style"]
