@@ -151,3 +151,19 @@ def test_plot_takes_any_map_and_center_everywhere():
     noise = fx.label_noise(torch.randn(4, 5, 5), torch.randn(4, 5, 5), torch.randint(0, 2, (5, 5)),
                            torch.randint(0, 2, (5, 5)))
     assert _image(noise.plot(cmap="plasma")).get_cmap().name == "plasma"
+
+
+def test_dataset_and_evaluation_plots_take_any_map_too():
+    X = torch.randn(60, 5)
+    e = fx.embed(X, method="pca")
+    fig = e.plot(values=X[:, 0].numpy(), cmap=ListedColormap(["#000000", "#ffffff"], name="bw"), center=0.0)
+    (sc,) = fig.axes[0].collections
+    r = float(np.abs(X[:, 0].numpy()).max())
+    assert sc.get_cmap().name == "bw" and (sc.norm.vmin, sc.norm.vmax) == pytest.approx((-r, r))
+    with pytest.raises(ValueError, match="cmap: unknown colour map"):
+        e.plot(values=X[:, 0].numpy(), cmap="virdis")
+    from fxwidgets.results.evaluation import plt_colormap
+
+    assert plt_colormap("plasma").name == "plasma"
+    with pytest.raises(ValueError, match="cmap: unknown colour map 'RdYlGm'"):
+        plt_colormap("RdYlGm")
