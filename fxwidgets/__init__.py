@@ -42,15 +42,16 @@ from .api.selection import FeatureSelector, select
 from .results.selection import SelectionResult
 
 # Views
-from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
+from .widgets import (AffinityHeatmap, AttributionSummary, AttributionView, FeatureRanking, LayerComparison, MetricsTable,
+                      PixelAffinity, ZoomHeatmap)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "AffinityHeatmap", "AffinityResult",
-    "AttributionResult", "AttributionView", "CompareResult", "EvaluationResult", "FeatureRanking",
+    "AttributionResult", "AttributionSummary", "AttributionView", "CompareResult", "EvaluationResult", "FeatureRanking",
     "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison",
-    "PixelAffinity", "PropagationResult", "SelectionResult", "SimilarityResult", "ZoomHeatmap", "affinity",
+    "MetricsTable", "PixelAffinity", "PropagationResult", "SelectionResult", "SimilarityResult", "ZoomHeatmap", "affinity",
     "attribute", "attribution_explainer", "compare", "eigenvector_centrality", "evaluate", "knn", "knn_graph",
     "label_noise", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
