@@ -227,7 +227,7 @@ class AttributionView(ColormapWidget):
         if self._evaluate is not None and self._model is None:
             raise TypeError("evaluate= needs the model (AttributionView(model, inputs, ...)); for finished results "
                             "give metrics=fx.evaluate(model, inputs, results, ...)")
-        self._evaluation, self._metrics_job = metrics, None
+        self._evaluation, self._metrics_job, self._metrics_row = metrics, None, index
         if metrics is not None:
             self._strips_from_evaluation()
             if self.has_trait("row"):  # a view that browses rows: the strip follows the row shown
@@ -376,7 +376,8 @@ class AttributionView(ColormapWidget):
 
     # -- the metrics strip -------------------------------------------------------------------------------------------
     def _shown_row(self) -> int:
-        return int(getattr(self, "row", self._row))
+        """The data row shown: what a finished evaluation's per-sample values are indexed by."""
+        return int(getattr(self, "row", self._metrics_row))
 
     def _strips_from_evaluation(self) -> None:
         self.panel_metrics = strips_from_evaluation(self._evaluation, self.titles, [p.method for p in self._panels],

@@ -157,3 +157,11 @@ def test_evaluating_a_token_id_model_says_why_it_cannot():
     assert view.wait(30) and wait_for(lambda: len(view.panel_metrics) == 1)
     (entry,) = view.panel_metrics[0]
     assert entry["value"] is None and "token ids cannot be perturbed" in entry["error"]
+
+
+def test_metrics_of_a_finished_evaluation_beside_a_live_view_use_the_row_shown(task):
+    maps = {"saliency": fx.attribute(task.model, task.inputs, target=1, method="saliency")}
+    ev = fx.evaluate(task.model, task.inputs, maps, metrics=["complexity"])
+    view = fx.AttributionView(task.model, task.inputs, target=1, index=3, methods=["saliency"], metrics=ev)
+    assert view.panel_metrics[0][0]["value"] == pytest.approx(float(ev["complexity"].values[3]))
+    view.wait(30)
