@@ -7,6 +7,7 @@ from typing import Any
 
 from ..compute.evaluation.comparison import ComparisonAccumulator, iter_comparison, plan_comparison
 from ..results.evaluation import EvaluationResult
+from ..widgets.metrics_table import MetricsTable
 from ._run import check_stream, drain_or_stream
 
 
@@ -74,7 +75,7 @@ def evaluate(
     stream:
         ``True`` starts a background :class:`~fxwidgets.runtime.Job` and returns it at once; ``job.result()``
         waits for the same :class:`EvaluationResult` the blocking call returns (``job.state.partial()`` is the
-        table so far).
+        table so far); ``job.show()`` is the :class:`~fxwidgets.MetricsTable`, filling in as values arrive.
 
     Bad input (attributions of the wrong shape, methods with maps of different shapes, an unknown metric or
     parameter, a metric whose ``explain_func`` or ``mask`` is missing, a target out of range, ``stream`` not a
@@ -84,7 +85,8 @@ def evaluate(
     plan = plan_comparison(model, inputs, attributions, target=target, metrics=metrics, explain_func=explain_func,
                            perturb_func=perturb_func, mask=mask, chunk_size=chunk_size, seed=seed, aggregate=aggregate)
     return drain_or_stream(iter_comparison(plan), ComparisonAccumulator(plan), stream=stream,
-                           finish=EvaluationResult.from_record, name="evaluate", params=plan.params)
+                           finish=EvaluationResult.from_record, name="evaluate", view_factory=MetricsTable.from_job,
+                           params=plan.params)
 
 
 __all__ = ["evaluate"]
