@@ -49,7 +49,7 @@ import torch
 import traitlets
 
 from ..results.attribution import AttributionResult
-from .base import ColormapWidget, bundle
+from .base import ColormapName, ColormapWidget, bundle
 
 #: Rows drawn at most (each is one dot per shown feature): 5000 x 10 dots draw in a frame on a laptop and fit one
 #: message (~0.8 MB); the ordering and interactions still use every row.
@@ -217,7 +217,7 @@ class AttributionSummary(ColormapWidget):
     note = traitlets.Unicode("").tag(sync=True)
     x_label = traitlets.Unicode("attribution").tag(sync=True)
     has_values = traitlets.Bool(True).tag(sync=True)
-    cmap = traitlets.Unicode("coolwarm").tag(sync=True)
+    cmap = ColormapName("coolwarm").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, result: AttributionResult, X: Any = None, *, feature_names: Sequence[Any] | None = None,

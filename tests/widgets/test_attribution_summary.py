@@ -203,7 +203,7 @@ def test_bad_input_and_bad_traits_name_the_argument(shapley):
                              ("mode", "violin", "mode must be one of"),
                              ("feature", 8, "feature must be a feature index in 0..7"),
                              ("color_feature", 9, "color_feature must be None"),
-                             ("cmap", "jet", "cmap must be one of")]:
+                             ("cmap", "no_such_map", "cmap: unknown colour map")]:
         with pytest.raises(traitlets.TraitError, match=match):
             setattr(view, name, bad)
     images = fx.attribute(lambda x: x.flatten(1).sum(1), torch.randn(2, 1, 3, 3), method="saliency")
