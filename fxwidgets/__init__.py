@@ -38,15 +38,16 @@ from .api.selection import FeatureSelector, select
 from .results.selection import SelectionResult
 
 # Views
-from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
+from .widgets import (AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, Link, PixelAffinity, Scatter,
+                      ZoomHeatmap, link)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ATTRIBUTION_METHODS", "AffinityHeatmap", "AffinityResult", "AttributionResult", "AttributionView",
     "CompareResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult",
-    "LabelNoiseResult", "LayerComparison", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
-    "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
-    "knn_graph", "label_noise", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
+    "LabelNoiseResult", "LayerComparison", "Link", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
+    "Scatter", "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
+    "knn_graph", "label_noise", "link", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

@@ -12,12 +12,16 @@ from .affinity_heatmap import AffinityHeatmap
 from .attribution_view import AttributionView
 from .feature_ranking import FeatureRanking
 from .layer_comparison import LayerComparison
+from .linking import Link, link, linked_factory
 from .pixel_affinity import PixelAffinity
+from .scatter import Scatter
 from .zoom_heatmap import ZoomHeatmap
 
-_views.register(AffinityResult, AffinityHeatmap.from_result)
-_views.register(AttributionResult, AttributionView.from_result)
+# `result.show(link=other_view)` joins other_view's link (linked_factory adds link= and link_index=).
+_views.register(AffinityResult, linked_factory(AffinityHeatmap.from_result))
+_views.register(AttributionResult, linked_factory(AttributionView.from_result))
 _views.register(CompareResult, LayerComparison.from_result)
-_views.register(SelectionResult, FeatureRanking.from_result)
+_views.register(SelectionResult, linked_factory(FeatureRanking.from_result))
 
-__all__ = ["AffinityHeatmap", "AttributionView", "FeatureRanking", "LayerComparison", "PixelAffinity", "ZoomHeatmap"]
+__all__ = ["AffinityHeatmap", "AttributionView", "FeatureRanking", "LayerComparison", "Link", "PixelAffinity",
+           "Scatter", "ZoomHeatmap", "link"]

@@ -7,7 +7,8 @@ are applied in the browser; changing them never calls the kernel.
 
 Contract (kernel <-> js/attribution_view.ts):
 
-- traits: ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
+- traits: ``n_rows`` (inputs in the batch) and ``row`` (the one shown; both ways: the view's ◀ ▶, or a linked
+  view's selection), ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
   ``feature_names``, ``target`` (written by the view's selector; the kernel then recomputes every panel and bumps
   ``generation``), ``target_names``, ``can_recompute``, ``sign``, ``cmap``, ``opacity``, ``clip`` (percentile of
   |value| that maps to full colour), ``panels`` (per panel: method, status, progress, stderr, stderr_history,
@@ -33,6 +34,7 @@ from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
 from .base import ColormapWidget, bundle
+from .linking import Linkable
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
 KINDS = ("image", "text", "tabular")
@@ -81,12 +83,13 @@ class _Panel:
         self.stderr_history: list[float] = []
 
 
-class AttributionView(ColormapWidget):
+class AttributionView(Linkable, ColormapWidget):
     """Attributions of one input (row ``index`` of the inputs), one panel per method.
 
     Build it from a model (``AttributionView(model, inputs, target=..., methods=[...])``: every method runs as
     a job and the target selector recomputes them), from a streamed job (``fx.attribute(..., stream=True).show()``)
-    or from finished results (``result.show(inputs)``; no recompute). ``kind`` is inferred: inputs of shape
+    or from finished results (``result.show(inputs)``; no recompute). :attr:`row` is the input shown (of
+    :attr:`n_rows`); linked to a scatter or heatmap (``fx.link``), it shows the first row selected there. ``kind`` is inferred: inputs of shape
     (C, H, W) are images, 1-D inputs with ``tokens`` are text, other 1-D inputs are tabular rows.
     """
 
@@ -107,6 +110,8 @@ class AttributionView(ColormapWidget):
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     generation = traitlets.Int(0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    n_rows = traitlets.Int(1).tag(sync=True)
+    row = traitlets.Int(0).tag(sync=True)
 
     def __init__(
         self,
@@ -142,9 +147,16 @@ class AttributionView(ColormapWidget):
         self._chunk_size = chunk_size
         self._model = None
         self._row = 0
+        self._all_inputs: Any = None  # the whole batch: the rows `row` can show
+        self._entries: list | None = None  # finished results (every row)
+        self._covers_batch = False  # the panels' jobs computed every row (a streamed batch job)
+        self._switching_row = False
+        self._auto_target = target is None
         if job is not None:
             plan = job.state.plan
             self._model = plan.model
+            self._all_inputs = plan.inputs
+            self._covers_batch = plan.batch > 1
             self._inputs = plan.inputs[index:index + 1]
             self._row = index
             specs = [(plan.method, plan.extra.get("call_params", {}))]
@@ -157,6 +169,7 @@ class AttributionView(ColormapWidget):
             if not 0 <= index < x.shape[0]:
                 raise ValueError(f"index {index} is out of range for {x.shape[0]} inputs")
             self._model, self._inputs = model, x[index:index + 1]
+            self._all_inputs, self._row = x, index
             if methods is None:
                 methods = ["integrated_gradients"]
             if isinstance(methods, str):
@@ -172,6 +185,7 @@ class AttributionView(ColormapWidget):
             if inputs is not None and not isinstance(inputs, torch.Tensor):
                 inputs = torch.as_tensor(np.asarray(inputs))
             self._inputs = None if inputs is None else inputs[index:index + 1]
+            self._all_inputs = inputs
             self._row = index
             # Deep Feature Factorization: one panel per concept, its heat map over the image
             entries = []
@@ -181,6 +195,7 @@ class AttributionView(ColormapWidget):
                 else:
                     entries.append((r.method, r.values, r))
             specs = [(name, {}) for name, _, _ in entries]
+            self._entries = entries
             target = None if not res[0].target else int(res[0].target[index])
             n_outputs = None
         shape_row = tuple(self._inputs.shape[1:]) if self._inputs is not None else tuple(res[0].values.shape[1:])
@@ -194,9 +209,14 @@ class AttributionView(ColormapWidget):
         feature_names = [str(f) for f in feature_names] if feature_names is not None else []
         target_names = [str(t) for t in target_names] if target_names is not None else (
             [str(i) for i in range(n_outputs)] if n_outputs else [])
+        if self._entries is not None:
+            n_rows = int(self._entries[0][1].shape[0]) if self._entries else 1
+        else:
+            n_rows = int(self._all_inputs.shape[0]) if self._all_inputs is not None else 1
         super().__init__(kind=kind, titles=titles, tokens=tokens, feature_names=feature_names,
                          target=target, target_names=target_names, can_recompute=self._model is not None and bool(n_outputs),
-                         sign=sign, cmap=cmap, opacity=float(opacity), clip=float(clip), title=title)
+                         sign=sign, cmap=cmap, opacity=float(opacity), clip=float(clip), title=title,
+                         n_rows=max(1, n_rows), row=min(self._row, max(0, n_rows - 1)))
         self._panels = [_Panel(m, p, t) for (m, p), t in zip(specs, titles)]
         self._background = None
         if kind == "image":
@@ -205,6 +225,7 @@ class AttributionView(ColormapWidget):
         self._coalescer: Coalescer = Coalescer(_merge, self._flush, max_rate_hz=max_rate_hz)
         self.rpc.register("snapshot", self._rpc_snapshot)
         self.observe(self._on_target, names="target")
+        self.observe(self._on_row, names="row")
         if job is not None:
             self._attach(0, job, self._generation)
         elif model is not None:
@@ -252,6 +273,7 @@ class AttributionView(ColormapWidget):
 
     # -- jobs ------------------------------------------------------------------------------------------------
     def _start_all(self) -> None:
+        self._covers_batch = False  # the new jobs compute the row shown only
         with self._lock:
             self._generation += 1
             gen = self._generation
@@ -368,8 +390,9 @@ class AttributionView(ColormapWidget):
 
     # -- kernel side of the controls -------------------------------------------------------------------------
     def _on_target(self, change: dict) -> None:
-        if change["old"] == change["new"] or not self.can_recompute:
+        if change["old"] == change["new"] or not self.can_recompute or self._switching_row:
             return
+        self._auto_target = False
         n = len(self.target_names)
         if change["new"] is None or not 0 <= change["new"] < n:
             self.error = f"target must be in 0..{n - 1}, got {change['new']!r}"
@@ -379,6 +402,80 @@ class AttributionView(ColormapWidget):
             self._start_all()
         except Exception as exc:  # noqa: BLE001 - a failed recompute is shown in the view, not lost in a log
             self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+
+    # -- the row shown -----------------------------------------------------------------------------------------
+    @traitlets.validate("row")
+    def _valid_row(self, proposal: Any) -> int:
+        r = proposal["value"]
+        if not 0 <= r < self.n_rows:
+            raise traitlets.TraitError(f"row must be in 0..{self.n_rows - 1}, got {r}")
+        return r
+
+    def _on_row(self, change: dict) -> None:
+        row = change["new"]
+        if row == self._row:
+            return
+        self._row = row
+        if self._all_inputs is not None:
+            self._inputs = self._all_inputs[row:row + 1]
+            if self.kind == "image":
+                self._background = _background(self._inputs[0])
+        try:
+            if self._entries is not None:
+                self._show_result_row(row)
+            elif self._covers_batch:
+                self._show_job_row()
+            elif self._model is not None:
+                if self._auto_target and self.target_names:
+                    with torch.no_grad():
+                        out = self._model(self._inputs)
+                    self._switching_row = True
+                    try:
+                        self.target = int(out[0].argmax())
+                    finally:
+                        self._switching_row = False
+                self._start_all()
+        except Exception as exc:  # noqa: BLE001 - shown in the view, not lost in a log
+            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+            return
+        if self._background is not None:
+            content, buffers = pack({"type": "background", "image": self._background})
+            self._send_message(content, buffers)
+
+    def _show_result_row(self, row: int) -> None:
+        """Finished results hold every row: show another one (a new generation drops late panels)."""
+        with self._lock:
+            self._generation += 1
+        for i, (_name, vals, r) in enumerate(self._entries or []):
+            if self.kind == "tabular" and r.features is not None:
+                vals = r.features
+            k = row if row < vals.shape[0] else 0
+            self._set_values(i, vals, k)
+            self._panels[i].info.update(self._info_from(r.diagnostics, r.stderr, 1.0, "done", k))
+        self._publish_info()
+        for i in range(len(self._panels)):
+            self._send_panel(i)
+
+    def _show_job_row(self) -> None:
+        """A streamed batch job computes every row: show the latest estimate of the new one."""
+        for i, p in enumerate(self._panels):
+            job = p.job
+            if job is None:
+                continue
+            with job.lock:
+                step = job.state.latest
+            if step is not None:
+                use = step.features if step.features is not None and self.kind == "tabular" else step.values
+                self._set_values(i, use, self._row)
+                self._coalescer.push(i)
+
+    # -- linking: a follower, it shows the first selected row --------------------------------------------------
+    def show_link_rows(self, rows: np.ndarray) -> None:
+        if len(rows) > 0 and int(rows[0]) != self.row:
+            self.row = int(rows[0])
+
+    def link_n_rows(self) -> int:
+        return self.n_rows
 
     def _rpc_cancel(self, _args: dict) -> dict:
         for p in self._panels:

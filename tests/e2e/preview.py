@@ -282,6 +282,35 @@ return {
 """
 
 
+SCENARIOS["scatter"] = r"""
+// Three Gaussian blobs of 3000 points each, coloured by class; a score on every row.
+const n = 9000, xy = new Float32Array(2 * n), codes = new Int32Array(n), scores = new Float32Array(n);
+const r = fake.rng(3), gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+const centres = [[-4, 0], [3, 2], [1, -3]];
+for (let i = 0; i < n; i++) {
+  const c = i % 3; codes[i] = c;
+  xy[2 * i] = centres[c][0] + gauss(); xy[2 * i + 1] = centres[c][1] + 0.6 * gauss();
+  scores[i] = xy[2 * i] + 0.5 * xy[2 * i + 1];
+}
+let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+for (let i = 0; i < n; i++) { x0 = Math.min(x0, xy[2*i]); x1 = Math.max(x1, xy[2*i]); y0 = Math.min(y0, xy[2*i+1]); y1 = Math.max(y1, xy[2*i+1]); }
+return {
+  bundle: 'scatter',
+  traits: {n_points: n, bounds: [x0, x1, y0, y1], aspect: 'equal', classes: ['airplane', 'automobile', 'bird'],
+           palette: ['#1f77b4', '#ff7f0e', '#2ca02c'], hidden_classes: [], color_by: 'label', has_scores: true,
+           label_name: 'class', score_name: 'x + y / 2', cmap: 'viridis', vmin: null, vmax: null, point_size: 3,
+           opacity: 0.8, x_label: 'PC1 (41.2% of variance)', y_label: 'PC2 (18.0% of variance)',
+           title: 'PCA of 9000 rows', selection: new DataView(new ArrayBuffer(0)), has_images: false, value_names: [],
+           progress: 1, status: 'done', error: '', link_id: '', link_map: new DataView(new ArrayBuffer(0))},
+  answer: (method, args) => method === 'snapshot'
+    ? {result: {rows: n}, __messages: [{type: 'points', start: 0, xy: fake.array(xy, [n, 2])},
+                                       {type: 'codes', values: fake.array(codes, [n])},
+                                       {type: 'scores', values: fake.array(scores, [n])}]}
+    : method === 'row' ? {index: args.index, values: {}} : null,
+};
+"""
+
+
 def render(page, name: str, width: int, out: Path, hover: tuple[float, float] | None = None,
            pictures: bool = False) -> dict:
     scenario = SCENARIOS[name]
