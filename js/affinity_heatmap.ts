@@ -246,10 +246,16 @@ function setup(view: View<HeatmapTraits>): void {
 
   function drawBands(ctx: CanvasRenderingContext2D, rows: ArrayLike<number>, width: number, sy: number, ratio: number): void {
     const runs = rowRuns(rows, grid.fr, grid.h);
-    ctx.fillStyle = view.theme.light ? "rgba(25,118,210,0.22)" : "rgba(100,181,246,0.3)";
-    for (const [i0, i1] of runs) ctx.fillRect(0, i0 * sy, width, (i1 - i0 + 1) * sy);
+    // Veil the other rows (so the selected ones stand out on any colour map), then mark the selected ones.
+    ctx.fillStyle = view.theme.light ? "rgba(255,255,255,0.6)" : "rgba(0,0,0,0.6)";
+    let top = 0;
+    for (const [i0, i1] of runs) {
+      if (i0 > top) ctx.fillRect(0, top * sy, width, (i0 - top) * sy);
+      top = i1 + 1;
+    }
+    if (top < grid.h) ctx.fillRect(0, top * sy, width, (grid.h - top) * sy);
     ctx.fillStyle = view.theme.brand;
-    for (const [i0, i1] of runs) ctx.fillRect(0, i0 * sy, 3 * ratio, Math.max(ratio, (i1 - i0 + 1) * sy));
+    for (const [i0, i1] of runs) ctx.fillRect(0, i0 * sy, 4 * ratio, Math.max(ratio, (i1 - i0 + 1) * sy));
     view.data("bands", runs.length);
   }
 

@@ -110,6 +110,26 @@ return {
 };
 """
 
+SCENARIOS["heatmap_linked"] = r"""
+// rows 15..29 selected in a linked view (rows, no columns): drawn as a band, the other rows veiled
+const n = 60, labels = [];
+for (let i = 0; i < n; i++) labels.push(['cat', 'dog', 'bird', 'fish'][Math.floor(i / 15)]);
+const m = new Float32Array(n * n);
+const r = fake.rng(1);
+for (let i = 0; i < n; i++) for (let j = 0; j < n; j++)
+  m[i * n + j] = (labels[i] === labels[j] ? 0.7 : 0.1) + 0.25 * r() + (i === j ? 0.3 : 0);
+const rows = []; for (let i = 15; i < 30; i++) rows.push(i);
+return {
+  bundle: 'affinity_heatmap',
+  traits: {shape: [n, n], display_shape: [n, n], block: [1, 1], row_labels: labels, col_labels: labels,
+           cmap: 'viridis', vmin: null, vmax: null, title: 'rows selected in a linked scatter', value_label: 'cosine',
+           progress: 1, status: 'done', error: '', selection: {rows, cols: []}},
+  answer: (method, args) => method === 'snapshot'
+    ? {result: {tiles: 1, rows: n}, __messages: [{type: 'tile', r0: 0, c0: 0, data: fake.array(m, [n, n])}]}
+    : null,
+};
+"""
+
 SCENARIOS["heatmap_big"] = r"""
 const n = 1797, h = 599, labels = [];
 for (let i = 0; i < n; i++) labels.push(String(Math.floor(i / 180)));
