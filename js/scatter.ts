@@ -76,6 +76,7 @@ interface PointsMessage {
 }
 interface ColumnMessage {
   type: "codes" | "scores" | "sizes";
+  start: number;
   values: NdArray;
 }
 interface RowReply {
@@ -628,28 +629,36 @@ function setup(view: View<ScatterTraits>): void {
     scheduleDraw(true);
     scheduleAxes();
   });
-  view.onMessage<ColumnMessage>("codes", (msg) => {
+  /** Rows start..start+k of a column (allocated for n rows, `empty` where nothing arrived yet). */
+  function fill<T extends Int32Array | Float32Array>(col: T | null, make: (n: number) => T, msg: ColumnMessage): T | null {
     allocate();
-    if (msg.values?.data?.length !== n) return;
-    codes = Int32Array.from(msg.values.data as Int32Array);
+    const start = Number(msg.start);
+    const v = msg.values?.data;
+    if (!Number.isInteger(start) || start < 0 || !v || msg.values.shape?.length !== 1) {
+      console.warn(`fxwidgets: ignored a malformed ${msg.type} message`);
+      return col;
+    }
+    const out = col && col.length === n ? col : make(n);
+    const k = Math.min(v.length, n - start);
+    if (k > 0) out.set(v.subarray(0, k) as never, start);
+    return out;
+  }
+  view.onMessage<ColumnMessage>("codes", (msg) => {
+    codes = fill(codes, (m) => new Int32Array(m).fill(-1), msg);
     codesVersion += 1;
     syncColorBy();
     renderLegend();
     recolor();
   });
   view.onMessage<ColumnMessage>("scores", (msg) => {
-    allocate();
-    if (msg.values?.data?.length !== n) return;
-    scores = Float32Array.from(msg.values.data as Float32Array);
+    scores = fill(scores, (m) => new Float32Array(m).fill(NaN), msg);
     scoresVersion += 1;
-    scoreRange = finiteRange(scores);
+    scoreRange = scores ? finiteRange(scores) : null;
     syncColorBy();
     recolor();
   });
   view.onMessage<ColumnMessage>("sizes", (msg) => {
-    allocate();
-    if (msg.values?.data?.length !== n) return;
-    sizes = Float32Array.from(msg.values.data as Float32Array);
+    sizes = fill(sizes, (m) => new Float32Array(m).fill(NaN), msg);
     sizesVersion += 1;
     applyStyle();
   });

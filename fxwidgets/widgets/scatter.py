@@ -11,8 +11,8 @@ Contract with js/scatter.ts (docs/protocol.md, "Scatter"; the shared rules of th
   (score colours), ``point_size`` (CSS px), ``opacity``, ``selection`` (int32 little-endian bytes on the wire: the
   selected rows, ascending; a NumPy int64 array in Python); ``link_id``/``link_map`` (linking.py).
 - kernel -> view messages: ``{"type": "points", "start": s, "xy": float32 (k, 2)}`` (rows s..s+k, in place; NaN =
-  not placed yet), ``{"type": "codes"|"scores"|"sizes", "values": int32/float32 (N,)}``; every message at most
-  ``max_message_bytes``.
+  not placed yet), ``{"type": "codes"|"scores"|"sizes", "start": s, "values": int32/float32 (k,)}`` (class code
+  per row, -1 = none; score per row; size weight per row); every message at most ``max_message_bytes``.
 - RPC: ``snapshot {}`` -> sends every column, answers ``{"rows": N, "messages": m}``; ``row {"index": i}`` ->
   ``{index, label?, score?, x, y, values: {name: number|str|null}, image?: uint8 (h, w, 3)}`` (the hover; the
   image is a thumbnail of at most ``THUMBNAIL_PX`` per side, made when asked); ``cancel {}``.
@@ -623,12 +623,10 @@ class Scatter(Linkable, ColormapWidget):
         return sent
 
     def _send_column(self, kind: str, values: np.ndarray) -> int:
-        if values.nbytes > self.max_message_bytes:
-            # a column over one message (> 2 million rows at 8 MiB): the browser takes it whole or not at all
-            raise ValueError(f"{kind} of {values.shape[0]} rows is {values.nbytes} bytes, over one message "
-                             f"({self.max_message_bytes} bytes)")
-        self._send_payload({"type": kind, "values": values})
-        return 1
+        rows = max(1, self.max_message_bytes // values.itemsize)
+        for r0 in range(0, values.shape[0], rows):
+            self._send_payload({"type": kind, "start": r0, "values": values[r0:r0 + rows]})
+        return -(-values.shape[0] // rows)
 
     # -- requests from the view --------------------------------------------------------------------------------
     def _rpc_snapshot(self, _args: dict) -> dict:
