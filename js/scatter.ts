@@ -102,12 +102,13 @@ const CSS = `
 .fx-scatter .fx-scatter-plot[data-mode="lasso"] canvas, .fx-scatter .fx-scatter-plot[data-mode="box"] canvas { cursor: crosshair; }
 .fx-scatter .fx-legend { display: flex; flex-wrap: wrap; gap: 2px 10px; margin: 0 0 6px; max-width: 100%; }
 .fx-scatter .fx-legend-title { color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); }
-.fx-scatter .fx-root button.fx-legend-item, .fx-scatter button.fx-legend-item { display: inline-flex; align-items: center; gap: 4px;
-  border: none; background: none; padding: 0 2px; cursor: pointer; max-width: 16em; }
-.fx-scatter button.fx-legend-item .fx-swatch { flex: none; width: 10px; height: 10px; border-radius: 50%; }
-.fx-scatter button.fx-legend-item .fx-legend-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.fx-scatter button.fx-legend-item .fx-legend-count { color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); font-variant-numeric: tabular-nums; }
-.fx-scatter button.fx-legend-item.fx-off { opacity: 0.4; text-decoration: line-through; }
+.fx-scatter .fx-legend-item { display: inline-flex; align-items: center; gap: 4px; padding: 0 2px; cursor: pointer;
+  max-width: 16em; user-select: none; border-radius: 2px; }
+.fx-scatter .fx-legend-item:hover, .fx-scatter .fx-legend-item:focus-visible { background: var(--jp-layout-color2, #eee); }
+.fx-scatter .fx-legend-item .fx-swatch { flex: none; width: 10px; height: 10px; border-radius: 50%; }
+.fx-scatter .fx-legend-item .fx-legend-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fx-scatter .fx-legend-item .fx-legend-count { color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); font-variant-numeric: tabular-nums; }
+.fx-scatter .fx-legend-item.fx-off { opacity: 0.4; text-decoration: line-through; }
 .fx-scatter .fx-modes { display: inline-flex; gap: 0; }
 .fx-scatter .fx-modes button[aria-pressed="true"] { background: var(--jp-brand-color1, #1976d2); color: #fff;
   border-color: var(--jp-brand-color1, #1976d2); }
@@ -349,13 +350,15 @@ function setup(view: View<ScatterTraits>): void {
   let scoresVersion = 0;
   let sizesVersion = 0;
 
+  // Messages that arrive together (points, then codes) make one draw: the loop starts on the next frame.
+  const startDraw = view.frame(() => {
+    if (drawing) again = true;
+    else void drawLoop();
+  });
   function scheduleDraw(positions = false): void {
     if (positions) positionsDirty = true;
-    if (drawing) {
-      again = true;
-      return;
-    }
-    void drawLoop();
+    if (drawing) again = true;
+    else startDraw();
   }
 
   async function drawLoop(): Promise<void> {
@@ -486,9 +489,10 @@ function setup(view: View<ScatterTraits>): void {
     for (let c = 0; c < Math.min(names.length, MAX_LEGEND); c++) {
       const swatch = h("span", { class: "fx-swatch" });
       swatch.style.background = palette[c] ?? "#999";
-      const item = h("button", {
+      // A span acting as a button (not a <button>): the legend belongs in the view's picture, controls do not.
+      const item = h("span", {
         class: `fx-legend-item${off.has(c) ? " fx-off" : ""}`,
-        attrs: { type: "button", "data-code": String(c), "aria-pressed": off.has(c) ? "false" : "true", title: `${names[c]}: click to ${off.has(c) ? "show" : "hide"}` },
+        attrs: { role: "button", tabindex: "0", "data-code": String(c), "aria-pressed": off.has(c) ? "false" : "true", title: `${names[c]}: click to ${off.has(c) ? "show" : "hide"}` },
         children: [swatch, h("span", { class: "fx-legend-name", text: names[c] }), h("span", { class: "fx-legend-count", text: `(${counts[c]})` })],
       });
       items.push(item);
@@ -497,12 +501,16 @@ function setup(view: View<ScatterTraits>): void {
     legend.replaceChildren(...items);
     view.data("hidden", hiddenClasses().join(","));
   }
-  view.dom<MouseEvent>(legend, "click", (ev) => {
-    const item = (ev.target as HTMLElement | null)?.closest?.("button.fx-legend-item") as HTMLElement | null;
-    if (!item) return;
-    const code = Number(item.dataset.code);
-    if (!Number.isInteger(code)) return;
-    view.set("hidden_classes", toggleClass(hiddenClasses(), code));
+  const toggleFrom = (target: EventTarget | null) => {
+    const item = (target as HTMLElement | null)?.closest?.(".fx-legend-item") as HTMLElement | null;
+    const code = Number(item?.dataset.code);
+    if (item && Number.isInteger(code)) view.set("hidden_classes", toggleClass(hiddenClasses(), code));
+  };
+  view.dom<MouseEvent>(legend, "click", (ev) => toggleFrom(ev.target));
+  view.dom<KeyboardEvent>(legend, "keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    ev.preventDefault();
+    toggleFrom(ev.target);
   });
 
   function applyHidden(): void {

@@ -19,7 +19,7 @@ Contract with js/scatter.ts (docs/protocol.md, "Scatter"; the shared rules of th
 - DOM for tests: root ``div.fx-scatter`` (``data-ready``, ``data-draws``, ``data-points``, ``data-selected``,
   ``data-hidden``, ``data-mode``, ``data-color-by``, ``data-first-frame-ms``, ``data-thumbnails``), the plot
   ``canvas.fx-scatter-canvas`` (a 2-D canvas the WebGL frame is copied onto), ``button.fx-mode[data-mode]``,
-  ``div.fx-legend button.fx-legend-item[data-code]``, ``select.fx-color-by``, ``div.fx-info``.
+  ``div.fx-legend .fx-legend-item[data-code]``, ``select.fx-color-by``, ``div.fx-info``.
 """
 
 from __future__ import annotations
