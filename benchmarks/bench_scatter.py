@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -178,6 +179,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=str(lab.artifacts_dir() / "bench_scatter.json"))
     args = ap.parse_args()
+    # Frame times on a CPU rasterizer follow the machine's load: say what it was.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average at the start: {load:.1f} on {os.cpu_count()} cores")
     sizes = [int(s) for s in args.sizes.split(",")]
     view_code = (ROOT_DIR / "fxwidgets" / "static" / "scatter.js").read_text()
     from playwright.sync_api import sync_playwright
@@ -193,9 +197,10 @@ def main() -> None:
         for n in sizes:
             size, opacity = (2.0, 0.3) if n >= 500_000 else (3.0, 0.6)
             row = {"n": n, "webgl": renderer}
-            for kind in ("view", "bare"):
-                firsts, frames = [], []
-                for _ in range(args.reps):
+            runs = {"view": ([], []), "bare": ([], [])}
+            # view and bare alternate, so that a change of load on the machine touches both alike
+            for _ in range(args.reps):
+                for kind in ("view", "bare"):
                     page.goto("about:blank")
                     page.evaluate(DATA_JS, {"n": n})
                     if kind == "view":
@@ -205,11 +210,11 @@ def main() -> None:
                     else:
                         r = lab.evaluate_async(page, f"return await ({BARE_JS})(arg);",
                                                {"code": bare_code, "size": size, "opacity": opacity,
-                                                "width": row["canvas"][0] // 1, "height": row["canvas"][1] // 1},
-                                               300_000)
-                    firsts.append(r["firstFrameMs"])
-                    frames += lab.evaluate_async(page, f"return await ({PAN_JS})(arg);", {"frames": args.frames},
-                                                 600_000)
+                                                "width": row["canvas"][0], "height": row["canvas"][1]}, 300_000)
+                    runs[kind][0].append(r["firstFrameMs"])
+                    runs[kind][1].extend(lab.evaluate_async(page, f"return await ({PAN_JS})(arg);",
+                                                            {"frames": args.frames}, 600_000))
+            for kind, (firsts, frames) in runs.items():
                 row[kind] = {"first_frame_ms": statistics.median(firsts), "first_frame_all": firsts,
                              "pan_frame_median_ms": statistics.median(frames),
                              "pan_frame_p90_ms": percentile(frames, 0.9)}
@@ -228,7 +233,7 @@ def main() -> None:
         print(f"{r['n']:>9,} | {v['first_frame_ms']:>15.0f} ms {b['first_frame_ms']:>5.0f} ms {r['ratio_first_frame']:>6.2f} | "
               f"{v['pan_frame_median_ms']:>20.0f} / {v['pan_frame_p90_ms']:>4.0f} ms {b['pan_frame_median_ms']:>6.0f} / "
               f"{b['pan_frame_p90_ms']:>4.0f} ms {r['ratio_pan_frame']:>6.2f}")
-    Path(args.out).write_text(json.dumps(results, indent=1))
+    Path(args.out).write_text(json.dumps({"load_average": load, "cores": os.cpu_count(), "rows": results}, indent=1))
     print(f"\nwritten to {args.out}")
 
 

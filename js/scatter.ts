@@ -387,10 +387,11 @@ function setup(view: View<ScatterTraits>): void {
           return;
         }
         if (view.disposed) return;
-        if (!visible) sp.unfilter({ preventEvent: true });
+        filtered = visible !== null; // draw() drops an earlier filter and applied this one
         index = sp.get("spatialIndex") as ArrayBuffer | undefined;
         draws += 1;
         view.data("draws", draws);
+        view.settled();
         view.data("points", n);
         view.data("drawMs", Math.round(performance.now() - started));
         if (firstFrameMs < 0 && n > 0 && received > 0) {
@@ -414,9 +415,15 @@ function setup(view: View<ScatterTraits>): void {
     if (!xs || !ys) return;
     const [x0, x1] = xs.domain();
     const [y0, y1] = ys.domain();
-    left.update({ kind: "linear", lo: y0, hi: y1, reverse: true }, cssH, view.get("y_label") || "");
-    bottom.update({ kind: "linear", lo: x0, hi: x1 }, cssW, view.get("x_label") || "");
+    const key = [x0, x1, y0, y1, cssW, cssH, view.get("x_label"), view.get("y_label")].join("|");
+    if (key !== axesKey) {
+      axesKey = key;
+      left.update({ kind: "linear", lo: y0, hi: y1, reverse: true }, cssH, view.get("y_label") || "");
+      bottom.update({ kind: "linear", lo: x0, hi: x1 }, cssW, view.get("x_label") || "");
+    }
+    view.settled();
   }
+  let axesKey = "";
 
   function relayout(width: number): void {
     // The left axis' width depends on its labels: lay it out at a guessed height, then size the plot.
@@ -513,10 +520,13 @@ function setup(view: View<ScatterTraits>): void {
     toggleFrom(ev.target);
   });
 
+  let filtered = false;
   function applyHidden(): void {
     const visible = visibleRows(codes, n, hiddenClasses());
-    if (visible) sp.filter(Array.from(visible), { preventEvent: true });
-    else sp.unfilter({ preventEvent: true });
+    // unfilter() rebuilds the index of every point: only when something was hidden
+    if (visible) void sp.filter(Array.from(visible), { preventEvent: true });
+    else if (filtered) void sp.unfilter({ preventEvent: true });
+    filtered = visible !== null;
     renderLegend();
     updateInfo();
   }
@@ -689,8 +699,8 @@ function setup(view: View<ScatterTraits>): void {
   view.on("hidden_classes", applyHidden);
   view.on(["point_size", "opacity"], applyStyle);
   view.on(["x_label", "y_label"], () => relayout(view.width()));
+  // The camera moved (pan, zoom): new axes, and a new picture once it rests. Nothing runs on every frame.
   sp.subscribe("view", () => scheduleAxes());
-  sp.subscribe("draw", () => view.settled());
   view.onTheme(() => {
     void sp.set({ lassoColor: view.theme.brand } as never);
     sp.redraw();

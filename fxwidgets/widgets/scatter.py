@@ -339,14 +339,21 @@ class Scatter(Linkable, ColormapWidget):
 
     # -- what results and jobs open -----------------------------------------------------------------------------
     @classmethod
-    def from_embedding(cls, embedding: Any, *, labels: Any = None, scores: Any = None, selection: Any = None,
+    def from_embedding(cls, embedding: Any, labels: Any = None, *, scores: Any = None, selection: Any = None,
                        weights: Any = None, dims: tuple[int, int] = (0, 1), title: str | None = None,
                        link: Any = None, link_index: Any = None, **kwargs: Any) -> "Scatter":
         """The scatter of an embedding: an ``EmbeddingResult``/record (anything with ``.coordinates``) or an
         (N, k) array, columns ``dims``. ``selection``: rows to select (indices, or a sample selection with
         ``.indices``, whose ``.weights`` then size the selected points and whose ``.scores`` colour the rows when
         no labels are given). ``weights``: one per selected row (sensitivity sampling). ``link``: a view or link to
-        join."""
+        join. As ``EmbeddingResult.plot``: ``values`` (one number per row) colours by that number,
+        ``values_name`` names it."""
+        if "values" in kwargs and kwargs["values"] is not None and not isinstance(kwargs["values"], Mapping):
+            if scores is not None:
+                raise ValueError("give scores or values (one number per row to colour by), not both")
+            scores = kwargs.pop("values")
+            kwargs.setdefault("score_name", kwargs.pop("values_name", "value"))
+        kwargs.pop("values_name", None)
         coords = getattr(embedding, "coordinates", embedding)
         a = _numpy(coords)
         if a.ndim != 2:

@@ -324,8 +324,8 @@ return {
            progress: 1, status: 'done', error: '', link_id: '', link_map: new DataView(new ArrayBuffer(0))},
   answer: (method, args) => method === 'snapshot'
     ? {result: {rows: n}, __messages: [{type: 'points', start: 0, xy: fake.array(xy, [n, 2])},
-                                       {type: 'codes', values: fake.array(codes, [n])},
-                                       {type: 'scores', values: fake.array(scores, [n])}]}
+                                       {type: 'codes', start: 0, values: fake.array(codes, [n])},
+                                       {type: 'scores', start: 0, values: fake.array(scores, [n])}]}
     : method === 'row' ? {index: args.index, values: {}} : null,
 };
 """

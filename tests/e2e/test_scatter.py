@@ -108,10 +108,13 @@ def _lasso_around(page, box, pad=14, steps=10):
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
     page.mouse.move(*corners[0])
     page.mouse.down()
+    page.mouse.move(corners[0][0] + 1, corners[0][1] + 1)  # the lasso starts at the first move
+    page.wait_for_timeout(30)
     for (ax, ay), (bx, by) in zip(corners, corners[1:]):
         for k in range(1, steps + 1):
             page.mouse.move(ax + (bx - ax) * k / steps, ay + (by - ay) * k / steps)
             page.wait_for_timeout(15)  # regl-scatterplot adds a lasso point at most every 10 ms
+    page.wait_for_timeout(50)
     page.mouse.up()
 
 
@@ -216,7 +219,7 @@ def test_scatter_lasso_legend_and_linked_views(jupyter_server, lab_page, artifac
     assert both[0] == list(range(both[0][0], both[0][-1] + 1))
 
 
-def test_scatter_hover_shows_row_values(jupyter_server, lab_page):
+def test_scatter_hover_shows_row_values_and_a_box_selects(jupyter_server, lab_page):
     page = lab_page
     _require_bundle("scatter")
     nth = lab.show_in_notebook(
@@ -246,6 +249,42 @@ return [r.left + x, r.top + y];
     text = tip.inner_text()
     assert "row 1" in text and "loss" in text and "0.25" in text, text
     assert tip.locator("canvas.fx-tt-image").count() == 1
+    # box selection: a rectangle dragged around rows 0 and 1 (row 2 lies further right)
+    root.locator("button.fx-mode[data-mode='box']").click()
+    lab.wait_attr(page, ROOT, "data-mode", "v === 'box'", 5_000, nth=nth)
+    positions = r"""
+const root = document.querySelectorAll(arg.sel)[arg.nth];
+const c = root.querySelector('canvas.fx-scatter-canvas');
+c.scrollIntoView({block: 'center'});
+const r = c.getBoundingClientRect();
+return [0, 1, 2].map(i => { const [x, y] = root.fxScatter.plot.getScreenPosition(i); return [r.left + x, r.top + y]; });
+"""
+    p = lab.evaluate_async(page, positions, {"sel": ROOT, "nth": nth})
+    for _ in range(50):  # until the notebook stopped scrolling
+        page.wait_for_timeout(50)
+        now = lab.evaluate_async(page, positions, {"sel": ROOT, "nth": nth})
+        if now == p:
+            break
+        p = now
+    assert p[2][0] - p[1][0] > 40, p
+    x0, x1 = p[0][0] - 15, p[1][0] + 15
+    y0, y1 = p[1][1] - 15, p[0][1] + 15
+    for x, y in ((x0, y0), (x1, y1)):
+        assert page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.classList.contains('fx-scatter-canvas')",
+                             [x, y]), ("the box would not lie on the plot", x, y)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    # regl-scatterplot starts the box at the first move after the button went down, and takes the last position
+    # after its 10 ms throttle: a 1 px first step, and a pause before letting go
+    page.mouse.move(x0 + 1, y0 + 1)
+    page.wait_for_timeout(30)
+    for k in range(1, 13):
+        page.mouse.move(x0 + (x1 - x0) * k / 12, y0 + (y1 - y0) * k / 12)
+        page.wait_for_timeout(15)
+    page.wait_for_timeout(50)
+    page.mouse.up()
+    got = lab.wait_python(page, "view.selection.tolist()", lambda v: len(v) > 0, what="selection after the box")
+    assert got == [0, 1]
     # labels are text, never HTML
     root.locator("div.fx-legend").wait_for()
     assert "<b>x</b>" in root.locator("div.fx-legend").inner_text()

@@ -207,3 +207,14 @@ def test_show_joins_a_link(data):
     s2 = fx.Scatter(X[:, :2])
     h2 = fx.Scatter.from_embedding(X, dims=(1, 2), link=s2)
     assert h2.link is s2.link
+
+
+def test_a_streamed_job_shows_into_a_link(data):
+    X, _ = data
+    s = fx.Scatter(X[:, :2])
+    job = fx.affinity(X, metric="cosine", stream=True)
+    h = job.show(link=s)
+    assert h.link is s.link
+    job.wait(10)
+    s.selection = [3]
+    assert h.selection["rows"] == [3]

@@ -366,3 +366,14 @@ def test_from_sample_selection_draws_it_on_a_pca_of_x():
     assert w.title == "k_center: 3 rows — covering radius 1.2"
     with pytest.raises(TypeError, match="give coordinates="):
         fx.Scatter.from_sample_selection(result)
+
+
+def test_from_embedding_reads_like_embedding_result_plot(blobs):
+    xy, y = blobs
+    w = fx.Scatter.from_embedding(xy, y, label_name="class")  # labels positional, as plot(labels)
+    assert w.classes == ["0", "1", "2"] and w.label_name == "class"
+    v = fx.Scatter.from_embedding(xy, values=xy[:, 1], values_name="height")  # plot(values=..., values_name=...)
+    assert v.color_by == "score" and v.score_name == "height"
+    np.testing.assert_array_equal(v._scores, xy[:, 1].astype(np.float32))
+    with pytest.raises(ValueError, match="give scores or values"):
+        fx.Scatter.from_embedding(xy, scores=xy[:, 0], values=xy[:, 1])
