@@ -289,6 +289,23 @@ return [0, 1, 2].map(i => { const [x, y] = root.fxScatter.plot.getScreenPosition
     root.locator("div.fx-legend").wait_for()
     assert "<b>x</b>" in root.locator("div.fx-legend").inner_text()
     assert root.locator("div.fx-legend b").count() == 0
+    # colour by score in the browser: Python follows, a colour bar with ticks appears, the points change colour
+    canvas = "div.fx-scatter canvas.fx-scatter-canvas"
+    before = lab.canvas_stats(page, canvas, nth)["digest"]
+    root.locator("select.fx-color-by").select_option("score")
+    lab.wait_python(page, "view.color_by", lambda v: v == "score", what="color_by after the select")
+    lab.wait_attr(page, ROOT, "data-color-by", "v === 'score'", 5_000, nth=nth)
+    lab.wait_canvas_change(page, canvas, before, nth)
+    assert root.locator(".fx-colorbar-box .fx-tick-label").count() >= 2
+    # points moved in place from Python: the picture changes, the axes follow the new range
+    before = lab.canvas_stats(page, canvas, nth)["digest"]
+    lab.run_cell_and_read(page, "view.update([[6.0, 3.0]], start=2)")
+    lab.wait_canvas_change(page, canvas, before, nth)
+    moved = lab.evaluate_async(page, r"""
+const root = document.querySelectorAll(arg.sel)[arg.nth];
+return Array.from(root.fxScatter.xy().subarray(4, 6));
+""", {"sel": ROOT, "nth": nth})
+    assert moved == [6.0, 3.0]
 
 
 PICTURED = """\
