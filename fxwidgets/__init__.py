@@ -6,6 +6,7 @@ being computed, into interactive Jupyter widgets.
 
 from .compute.affinity import METRICS
 from .compute.attribution import METHODS as ATTRIBUTION_METHODS
+from .compute.evaluation import METRICS as EVALUATION_METRICS
 from .compute.memory import options
 from .runtime import Job, JobCancelled
 
@@ -29,13 +30,26 @@ from .results.affinity import AffinityResult, GraphResult, KnnResult, LabelNoise
 from .api.similarity import compare, similarity
 from .results.similarity import CompareResult, SimilarityResult
 
-# Attributions
+# Attributions, and how far to trust them
 from .api.attribution import attribute
+from .api.evaluation import evaluate
+from .compute.evaluation import attribution_explainer
 from .results.attribution import AttributionResult
+from .results.evaluation import EvaluationResult
 
 # Feature selection
 from .api.selection import FeatureSelector, select
 from .results.selection import SelectionResult
+
+# Datasets: embeddings, data selection, dataset distances
+from .api.datasets import activation_histograms, dataset_distance, embed, pair_score_histograms, select_samples
+from .results.datasets import (
+    ActivationHistogramsResult,
+    DatasetDistanceResult,
+    EmbeddingResult,
+    PairScoreHistogramsResult,
+    SampleSelectionResult,
+)
 
 # Views
 from .widgets import (AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, Link, PixelAffinity, Scatter,
@@ -44,10 +58,13 @@ from .widgets import (AffinityHeatmap, AttributionView, FeatureRanking, LayerCom
 __version__ = "0.1.0"
 
 __all__ = [
-    "ATTRIBUTION_METHODS", "AffinityHeatmap", "AffinityResult", "AttributionResult", "AttributionView",
-    "CompareResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult",
-    "LabelNoiseResult", "LayerComparison", "Link", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
-    "Scatter", "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
-    "knn_graph", "label_noise", "link", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
+    "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "ActivationHistogramsResult", "AffinityHeatmap",
+    "AffinityResult", "AttributionResult", "AttributionView", "CompareResult", "DatasetDistanceResult",
+    "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled",
+    "KnnResult", "LabelNoiseResult", "LayerComparison", "Link", "PairScoreHistogramsResult", "PixelAffinity",
+    "PropagationResult", "SampleSelectionResult", "Scatter", "SelectionResult", "SimilarityResult", "ZoomHeatmap",
+    "activation_histograms", "affinity", "attribute", "attribution_explainer", "compare", "dataset_distance",
+    "eigenvector_centrality", "embed", "evaluate", "knn", "knn_graph", "label_noise", "link", "location_affinity",
+    "mutual_nn", "options", "pair_score_histograms", "propagate", "select", "select_samples", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

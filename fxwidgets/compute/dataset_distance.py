@@ -473,13 +473,14 @@ def histogram_distances(p: torch.Tensor, q: torch.Tensor, width: torch.Tensor, s
     return {"wasserstein": w1, "total_variation": tv, "kl": kl}
 
 
-def activation_histograms(A, B, *, bins: int = 32, distance: str = "wasserstein", value_range=None,
-                          chunk_size: int | None = None) -> ActivationHistograms:
+def iter_activation_histograms(A, B, *, bins: int = 32, distance: str = "wasserstein", value_range=None,
+                               chunk_size: int | None = None) -> Iterator[ActivationHistograms]:
     """Histogram every feature (column, "neuron") of A and of B on the same ``bins`` equal-width bins, and
     compare them feature by feature (Visual DNA: datasets compared neuron by neuron).
 
     Edges per feature span the pooled minimum to maximum of that feature (or ``value_range=(lo, hi)`` for all
-    features). ``distance`` picks the measure that orders the features; all three are returned.
+    features). ``distance`` picks the measure that orders the features; all three are returned. Validates
+    every argument when called; the returned generator yields the one finished record.
     """
     a, b = _pair(A, B, "a per-feature comparison")
     bins = check_positive_int(bins, "bins", allow_none=False)
@@ -498,6 +499,14 @@ def activation_histograms(A, B, *, bins: int = 32, distance: str = "wasserstein"
             raise ValueError(f"value_range must be (low, high), got {value_range!r}") from None
         if not (math.isfinite(lo_v) and math.isfinite(hi_v) and hi_v > lo_v):
             raise ValueError(f"value_range must be finite with low < high, got {value_range!r}")
+    else:
+        lo_v = hi_v = None
+    return _once(lambda: _activation_histograms(a, b, bins, distance, value_range, lo_v, hi_v, step))
+
+
+def _activation_histograms(a, b, bins, distance, value_range, lo_v, hi_v, step) -> ActivationHistograms:
+    d = a.shape[1]
+    if value_range is not None:
         lo = torch.full((d,), lo_v, dtype=torch.float64, device=a.device)
         hi = torch.full((d,), hi_v, dtype=torch.float64, device=a.device)
     else:
@@ -523,6 +532,11 @@ def activation_histograms(A, B, *, bins: int = 32, distance: str = "wasserstein"
                                 diagnostics={"n_a": a.shape[0], "n_b": b.shape[0], "features": d,
                                              "mean_distance": float(dists[distance].mean()),
                                              "values_clipped_to_range": outside})
+
+
+def activation_histograms(A, B, **kwargs) -> ActivationHistograms:
+    """Blocking form of :func:`iter_activation_histograms` (same arguments)."""
+    return drain(iter_activation_histograms(A, B, **kwargs))
 
 
 # ------------------------------------------------------------------------------------------------

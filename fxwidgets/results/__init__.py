@@ -8,8 +8,13 @@ the result too. A result finds its interactive view through :mod:`~fxwidgets.res
 from .affinity import AffinityResult, GraphResult, KnnResult, LabelNoiseResult, PropagationResult, default_style
 from .attribution import AttributionResult
 from .base import Result
+from .datasets import (ActivationHistogramsResult, DatasetDistanceResult, EmbeddingResult,
+                       PairScoreHistogramsResult, SampleSelectionResult)
+from .evaluation import EvaluationResult
 from .selection import SelectionResult
 from .similarity import CompareResult, SimilarityResult
 
-__all__ = ["AffinityResult", "AttributionResult", "CompareResult", "GraphResult", "KnnResult", "LabelNoiseResult",
-           "PropagationResult", "Result", "SelectionResult", "SimilarityResult", "default_style"]
+__all__ = ["ActivationHistogramsResult", "AffinityResult", "AttributionResult", "CompareResult",
+           "DatasetDistanceResult", "EmbeddingResult", "EvaluationResult", "GraphResult", "KnnResult",
+           "LabelNoiseResult", "PairScoreHistogramsResult", "PropagationResult", "Result", "SampleSelectionResult",
+           "SelectionResult", "SimilarityResult", "default_style"]

@@ -6,6 +6,7 @@ Importing this package registers each view as the one ``Result.show()`` opens fo
 from ..results import views as _views
 from ..results.affinity import AffinityResult
 from ..results.attribution import AttributionResult
+from ..results.datasets import EmbeddingResult, SampleSelectionResult
 from ..results.selection import SelectionResult
 from ..results.similarity import CompareResult
 from .affinity_heatmap import AffinityHeatmap
@@ -14,7 +15,7 @@ from .feature_ranking import FeatureRanking
 from .layer_comparison import LayerComparison
 from .linking import Link, link, linked_factory
 from .pixel_affinity import PixelAffinity
-from .scatter import Scatter
+from .scatter import Scatter, show_sample_selection
 from .zoom_heatmap import ZoomHeatmap
 
 # `result.show(link=other_view)` joins other_view's link (linked_factory adds link= and link_index=).
@@ -22,6 +23,8 @@ _views.register(AffinityResult, linked_factory(AffinityHeatmap.from_result))
 _views.register(AttributionResult, linked_factory(AttributionView.from_result))
 _views.register(CompareResult, LayerComparison.from_result)
 _views.register(SelectionResult, linked_factory(FeatureRanking.from_result))
+_views.register(EmbeddingResult, Scatter.from_embedding)  # takes link= itself
+_views.register(SampleSelectionResult, linked_factory(show_sample_selection))
 
 __all__ = ["AffinityHeatmap", "AttributionView", "FeatureRanking", "LayerComparison", "Link", "PixelAffinity",
            "Scatter", "ZoomHeatmap", "link"]

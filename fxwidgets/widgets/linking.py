@@ -305,15 +305,29 @@ def link(*views: Any) -> Link:
 
 
 def join(view: Linkable, other: Any, index: Any = None) -> Link:
-    """Add ``view`` to ``other``'s link (``other``: a :class:`Link` or a linked/unlinked view)."""
+    """Add ``view`` to ``other``'s link (``other``: a :class:`Link` or a linked/unlinked view).
+
+    A view that joins with rows selected (a sample selection shown with ``link=``) passes them on; one without
+    shows the link's current selection."""
     if isinstance(other, Link):
-        return other.add(view, index)
-    if isinstance(other, Linkable):
+        target = other
+    elif isinstance(other, Linkable):
         target = other.link
         if target is None:
             target = Link().add(other)
-        return target.add(view, index)
-    raise TypeError(f"link must be a view or an fx.link(...) result, got {type(other).__name__}")
+            first = other.link_rows()
+            if first is not None and len(first) > 0:
+                target.rows = to_link_rows(first, None)
+    else:
+        raise TypeError(f"link must be a view or an fx.link(...) result, got {type(other).__name__}")
+    target.add(view, index)
+    member = next(m for m in target._members if m.view is view)
+    rows = view.link_rows()
+    if rows is not None and len(rows) > 0:
+        target._propagate(to_link_rows(rows, member.index), source=member)
+    elif len(target.rows) > 0:
+        view.show_link_rows(from_link_rows(target.rows, member.index, view.link_n_rows()))
+    return target
 
 
 def linked_factory(factory: Any) -> Any:

@@ -398,6 +398,8 @@ class Scatter(Linkable, ColormapWidget):
         if coordinates is None:
             if X is None:
                 raise TypeError("give coordinates= (an embedding of the rows) or X (the data: a 2-D PCA is drawn)")
+            if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype.kind in "UO"):
+                raise ValueError("X holds texts, which have no PCA; give coordinates= (an embedding of the texts)")
             from ..compute.embedding import embed
 
             coordinates = embed(X, "pca", 2)
@@ -670,3 +672,11 @@ class Scatter(Linkable, ColormapWidget):
         if self._images is not None:
             out["image"] = thumbnail(self._images(i))
         return out
+
+
+def show_sample_selection(result: Any, X: Any = None, *, coordinates: Any = None, **kwargs: Any) -> Any:
+    """``SampleSelectionResult.show()``: the selection on a Scatter of ``coordinates`` or of a PCA of ``X``; with
+    neither, the method's own diagnostic chart (``result.plot()``)."""
+    if X is None and coordinates is None:
+        return result.plot(**kwargs)
+    return Scatter.from_sample_selection(result, X, coordinates=coordinates, **kwargs)

@@ -191,6 +191,16 @@ def test_activation_histograms_shared_range_and_constant_features():
     assert torch.isfinite(r.edges).all()
 
 
+def test_activation_histograms_generator_checks_when_called_and_yields_the_blocking_record():
+    A, B = two_sets(50, 40, 3, seed=2)
+    with pytest.raises(ValueError, match="bins"):
+        D.iter_activation_histograms(A, B, bins=1)  # raised on the call, before anything is iterated
+    items = list(D.iter_activation_histograms(A, B, bins=8))
+    assert len(items) == 1 and items[0].progress == 1.0
+    blocking = D.activation_histograms(A, B, bins=8)
+    assert torch.equal(items[0].counts_a, blocking.counts_a) and torch.equal(items[0].order, blocking.order)
+
+
 def brute_pair_scores(X, pairs, metric="cosine"):
     if metric == "cosine":
         X = X / np.linalg.norm(X, axis=1, keepdims=True)

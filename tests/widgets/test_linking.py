@@ -218,3 +218,15 @@ def test_a_streamed_job_shows_into_a_link(data):
     job.wait(10)
     s.selection = [3]
     assert h.selection["rows"] == [3]
+
+
+def test_a_view_joining_passes_on_its_selection_or_shows_the_links(data):
+    X, _ = data
+    s = fx.Scatter(X[:, :2], selection=[4, 2])
+    h = fx.affinity(X, metric="cosine").show(link=s)  # the heatmap joins and shows what the scatter selected
+    assert h.selection["rows"] == [2, 4]
+    chosen = fx.Scatter(X[:, 1:3], selection=[9])
+    from fxwidgets.widgets.linking import join
+
+    join(chosen, s)  # a view with its own selection passes it on
+    assert s.selection.tolist() == [9] and h.selection["rows"] == [9]

@@ -377,3 +377,26 @@ def test_from_embedding_reads_like_embedding_result_plot(blobs):
     np.testing.assert_array_equal(v._scores, xy[:, 1].astype(np.float32))
     with pytest.raises(ValueError, match="give scores or values"):
         fx.Scatter.from_embedding(xy, scores=xy[:, 0], values=xy[:, 1])
+
+
+def test_dataset_results_open_the_scatter():
+    """EmbeddingResult.show() and SampleSelectionResult.show(X) are Scatters; a streamed embedding's job too."""
+    X = torch.randn(300, 5, generator=torch.Generator().manual_seed(2))
+    y = (X[:, 0] > 0).long()
+    e = fx.embed(X, "pca")
+    w = e.show(y, label_name="class")
+    assert isinstance(w, fx.Scatter) and w.classes == ["0", "1"] and w.x_label.startswith("PC1 (")
+    np.testing.assert_allclose(w.coordinates, e.coordinates.numpy(), rtol=0, atol=1e-6)
+    r = fx.select_samples(X, 10, method="k_center")
+    s = r.show(X, link=w)
+    assert isinstance(s, fx.Scatter) and s.selection.tolist() == sorted(r.indices.tolist())
+    assert s.link is w.link is not None and w.selection.tolist() == sorted(r.indices.tolist())  # passed on
+    on_e = r.show(coordinates=e, labels=y)
+    np.testing.assert_allclose(on_e.coordinates, e.coordinates.numpy(), rtol=0, atol=1e-6)
+    from matplotlib.figure import Figure
+
+    assert isinstance(r.show(), Figure)  # no rows to draw on: the method's own chart
+    job = fx.embed(X, "pca", stream=True)
+    live = job.show()
+    assert job.wait(30) and isinstance(live, fx.Scatter) and live.status == "done"
+    np.testing.assert_allclose(live.coordinates, e.coordinates.numpy(), rtol=0, atol=1e-5)

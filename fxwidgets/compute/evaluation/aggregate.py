@@ -114,7 +114,9 @@ def _complexity_weights(unit: torch.Tensor, n_iter: int) -> torch.Tensor:
     def objective(w: torch.Tensor) -> torch.Tensor:
         return entropy_complexity(torch.einsum("m,mb...->b...", w, unit)).nanmean()
 
-    candidates = [torch.full((M,), 1.0 / M, dtype=torch.float64)] + [torch.eye(M, dtype=torch.float64)[m] for m in range(M)]
+    # the weights live with the maps (the einsum with maps on a GPU needs them there)
+    opts = {"dtype": torch.float64, "device": unit.device}
+    candidates = [torch.full((M,), 1.0 / M, **opts)] + [torch.eye(M, **opts)[m] for m in range(M)]
     w = candidates[0].clone()
     for t in range(n_iter):
         wv = w.clone().requires_grad_(True)

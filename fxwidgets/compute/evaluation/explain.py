@@ -12,7 +12,7 @@ from ..attribution import ALIASES, METHODS, iter_attribution, plan_attribution
 
 
 def attribution_explainer(method: str, *, chunk_size: int | None = None, seed: int | None = None,
-                          **params: Any) -> Callable[[Callable, torch.Tensor, Any], torch.Tensor]:
+                          forward_args: Any = None, **params: Any) -> Callable[[Callable, torch.Tensor, Any], torch.Tensor]:
     """``explain_func`` running ``method`` of :mod:`..attribution` with ``params`` on the given rows and target.
 
     A stochastic method (SmoothGrad, sampled Shapley) is re-seeded with ``seed`` at every call, so re-explaining a
@@ -29,7 +29,8 @@ def attribution_explainer(method: str, *, chunk_size: int | None = None, seed: i
                         f"its parameters: {', '.join(METHODS[name][1]) or '(none)'}")
 
     def explain(model: Callable, inputs: torch.Tensor, target: Any) -> torch.Tensor:
-        plan = plan_attribution(model, inputs, target=target, method=name, chunk_size=chunk_size, seed=seed, **params)
+        plan = plan_attribution(model, inputs, target=target, method=name, chunk_size=chunk_size, seed=seed,
+                                forward_args=forward_args, **params)
         last = None
         for step in iter_attribution(plan):
             last = step
