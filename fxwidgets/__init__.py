@@ -52,8 +52,8 @@ from .results.datasets import (
 )
 
 # Views
-from .widgets import (AffinityHeatmap, AttributionSummary, AttributionView, FeatureRanking, LayerComparison,
-                      MetricsTable, PixelAffinity, ZoomHeatmap, save_html)
+from .widgets import (AffinityHeatmap, AttributionSummary, AttributionView, FeatureRanking, LayerComparison, Link,
+                      MetricsTable, PixelAffinity, Scatter, ZoomHeatmap, link, save_html)
 
 __version__ = "0.1.0"
 
@@ -61,11 +61,11 @@ __all__ = [
     "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "ActivationHistogramsResult", "AffinityHeatmap",
     "AffinityResult", "AttributionResult", "AttributionSummary", "AttributionView", "CompareResult",
     "DatasetDistanceResult", "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult",
-    "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison", "MetricsTable",
-    "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "SampleSelectionResult", "SelectionResult",
-    "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute", "attribution_explainer",
-    "compare", "dataset_distance", "eigenvector_centrality", "embed", "evaluate", "knn", "knn_graph", "label_noise",
-    "location_affinity", "mutual_nn", "options", "pair_score_histograms", "propagate", "save_html", "select",
-    "select_samples", "similarity",
+    "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison", "Link", "MetricsTable",
+    "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "SampleSelectionResult", "Scatter",
+    "SelectionResult", "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute",
+    "attribution_explainer", "compare", "dataset_distance", "eigenvector_centrality", "embed", "evaluate", "knn",
+    "knn_graph", "label_noise", "link", "location_affinity", "mutual_nn", "options", "pair_score_histograms",
+    "propagate", "save_html", "select", "select_samples", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

@@ -10,6 +10,7 @@ from ..compute.affinity import AffinityAccumulator, iter_affinity_tiles, plan_af
 from ..compute.knn import KnnAccumulator, iter_knn, knn_graph, mutual_nn, plan_knn
 from ..results.affinity import AffinityResult, GraphResult, KnnResult, LabelNoiseResult, PropagationResult
 from ..widgets.affinity_heatmap import AffinityHeatmap
+from ..widgets.linking import linked_factory
 from ._run import check_stream, drain_or_stream
 
 
@@ -49,7 +50,7 @@ def affinity(
     accumulator = AffinityAccumulator(plan)
     return drain_or_stream(iter_affinity_tiles(plan, out=accumulator.values), accumulator,
                            stream=check_stream(stream), finish=AffinityResult.from_record, name=f"{metric}-affinity",
-                           view_factory=AffinityHeatmap.from_job, params=plan.params)
+                           view_factory=linked_factory(AffinityHeatmap.from_job), params=plan.params)
 
 
 def knn(X: Any, k: int = 10, metric: str = "cosine", *, Y: Any = None, exclude_self: bool | None = None,

@@ -7,6 +7,7 @@ from typing import Any
 from ..compute.attribution import AttributionAccumulator, iter_attribution, plan_attribution
 from ..results.attribution import AttributionResult
 from ..widgets.attribution_view import AttributionView
+from ..widgets.linking import linked_factory
 from ._run import check_stream, drain_or_stream
 
 
@@ -72,7 +73,7 @@ def attribute(
                             forward_args=forward_args, **params)
     return drain_or_stream(iter_attribution(plan), AttributionAccumulator(plan), stream=check_stream(stream),
                            finish=AttributionResult.from_record, name=plan.method,
-                           view_factory=AttributionView.from_job, params=plan.params)
+                           view_factory=linked_factory(AttributionView.from_job), params=plan.params)
 
 
 __all__ = ["attribute"]

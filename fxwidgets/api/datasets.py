@@ -15,6 +15,7 @@ from ..compute.embedding import EmbeddingAccumulator, iter_embedding, plan_embed
 from ..compute.validate import as_indices, check_choice, check_positive_int
 from ..results.datasets import (ActivationHistogramsResult, DatasetDistanceResult, EmbeddingResult,
                                 PairScoreHistogramsResult, SampleSelectionResult)
+from ..widgets.scatter import Scatter
 from ._run import check_stream, drain_or_stream
 
 SELECTION_METHODS = selections.METHODS
@@ -49,7 +50,8 @@ def embed(X: Any, method: str = "pca", n_components: int = 2, *, seed: int = 0, 
     plan = plan_embedding(X, method, n_components, seed=seed, **options)
     accumulator = EmbeddingAccumulator(plan)
     return drain_or_stream(iter_embedding(plan), accumulator, stream=check_stream(stream),
-                           finish=EmbeddingResult.from_record, name=f"{plan.method}-embedding", params=plan.params)
+                           finish=EmbeddingResult.from_record, name=f"{plan.method}-embedding", params=plan.params,
+                           view_factory=Scatter.from_job)
 
 
 # ------------------------------------------------------------------------------------------------

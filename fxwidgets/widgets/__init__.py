@@ -9,6 +9,7 @@ from ..results import views as _views
 from ..results.affinity import AffinityResult
 from ..results.attribution import AttributionResult
 from ..results.evaluation import EvaluationResult
+from ..results.datasets import EmbeddingResult, SampleSelectionResult
 from ..results.selection import SelectionResult
 from ..results.similarity import CompareResult
 from .affinity_heatmap import AffinityHeatmap
@@ -17,7 +18,9 @@ from .attribution_view import AttributionView
 from .feature_ranking import FeatureRanking
 from .layer_comparison import LayerComparison
 from .metrics_table import MetricsTable
+from .linking import Link, link, linked_factory
 from .pixel_affinity import PixelAffinity
+from .scatter import Scatter, show_sample_selection
 from .zoom_heatmap import ZoomHeatmap
 from ._standalone import save_html
 
@@ -33,11 +36,14 @@ def show_attribution(result: AttributionResult, *args: Any, **kwargs: Any) -> An
     return AttributionView.from_result(result, *args, **kwargs)
 
 
-_views.register(AffinityResult, AffinityHeatmap.from_result)
-_views.register(AttributionResult, show_attribution)
+# `result.show(link=other_view)` joins other_view's link (linked_factory adds link= and link_index=).
+_views.register(AffinityResult, linked_factory(AffinityHeatmap.from_result))
+_views.register(AttributionResult, linked_factory(show_attribution))
 _views.register(CompareResult, LayerComparison.from_result)
 _views.register(EvaluationResult, MetricsTable.from_result)
-_views.register(SelectionResult, FeatureRanking.from_result)
+_views.register(SelectionResult, linked_factory(FeatureRanking.from_result))
+_views.register(EmbeddingResult, Scatter.from_embedding)  # takes link= itself
+_views.register(SampleSelectionResult, linked_factory(show_sample_selection))
 
-__all__ = ["AffinityHeatmap", "AttributionSummary", "AttributionView", "FeatureRanking", "LayerComparison",
-           "MetricsTable", "PixelAffinity", "ZoomHeatmap", "save_html"]
+__all__ = ["AffinityHeatmap", "AttributionSummary", "AttributionView", "FeatureRanking", "LayerComparison", "Link",
+           "MetricsTable", "PixelAffinity", "Scatter", "ZoomHeatmap", "link", "save_html"]

@@ -7,7 +7,8 @@ are applied in the browser; changing them never calls the kernel.
 
 Contract (kernel <-> js/attribution_view.ts):
 
-- traits: ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
+- traits: ``n_rows`` (inputs in the batch) and ``row`` (the one shown; both ways: the view's ◀ ▶, or a linked
+  view's selection), ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
   ``feature_names``, ``target`` (written by the view's selector; the kernel then recomputes every panel and bumps
   ``generation``), ``target_names``, ``can_recompute``, ``sign``, ``cmap``, ``opacity``, ``clip`` (percentile of
   |value| that maps to full colour), ``panels`` (per panel: method, status, progress, stderr, stderr_history,
@@ -36,6 +37,7 @@ from ..runtime.codec import pack
 from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
 from ._panel_metrics import evaluation_job, metric_request, request_names, strips_from_evaluation, strips_from_records
 from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .linking import Linkable
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
 
@@ -100,12 +102,13 @@ class _Panel:
         self.stderr_history: list[float] = []
 
 
-class AttributionView(ColormapWidget):
+class AttributionView(Linkable, ColormapWidget):
     """Attributions of one input (row ``index`` of the inputs), one panel per method.
 
     Build it from a model (``AttributionView(model, inputs, target=..., methods=[...])``: every method runs as
     a job and the target selector recomputes them), from a streamed job (``fx.attribute(..., stream=True).show()``)
-    or from finished results (``result.show(inputs)``; no recompute). ``kind`` is inferred: inputs of shape
+    or from finished results (``result.show(inputs)``; no recompute). :attr:`row` is the input shown (of
+    :attr:`n_rows`); linked to a scatter or heatmap (``fx.link``), it shows the first row selected there. ``kind`` is inferred: inputs of shape
     (C, H, W) are images, 1-D inputs with ``tokens`` are text, other 1-D inputs are tabular rows.
     """
 
@@ -222,6 +225,7 @@ class AttributionView(ColormapWidget):
                 raise ValueError(f"inputs has {inputs.shape[0]} rows but the results have {n_batch}")
             self._all_inputs = inputs
             self._inputs = None if inputs is None else inputs[index:index + 1]
+            self._all_inputs = inputs
             self._row = index
             # Deep Feature Factorization: one panel per concept, its heat map over the image
             entries = []
@@ -498,6 +502,7 @@ class AttributionView(ColormapWidget):
             return
         if change["old"] == change["new"] or not self.can_recompute:
             return
+        self._auto_target = False
         n = len(self.target_names)
         if change["new"] is None or not 0 <= change["new"] < n:
             self.error = f"target must be in 0..{n - 1}, got {change['new']!r}"
@@ -507,6 +512,14 @@ class AttributionView(ColormapWidget):
             self._start_all()
         except Exception as exc:  # noqa: BLE001 - a failed recompute is shown in the view, not lost in a log
             self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+
+    # -- linking: a follower, it shows the first selected row --------------------------------------------------
+    def show_link_rows(self, rows: np.ndarray) -> None:
+        if len(rows) > 0 and int(rows[0]) != self.row:
+            self.row = int(rows[0])
+
+    def link_n_rows(self) -> int:
+        return self.n_rows
 
     def _rpc_cancel(self, _args: dict) -> dict:
         for p in self._panels:
