@@ -6,7 +6,7 @@ from typing import Any
 
 from ..compute.attribution import AttributionAccumulator, iter_attribution, plan_attribution
 from ..compute.attribution.blocks import check_row_method, iter_attribution_blocks
-from ..compute.engines import as_engine
+from ..compute.engines import as_engine, refuse_dataset
 from ..results.attribution import AttributionResult
 from ..widgets.attribution_view import AttributionView
 from ._run import check_stream, drain_or_stream
@@ -81,6 +81,7 @@ def attribute(
     """
     stream = check_stream(stream)
     runner = as_engine(engine)
+    refuse_dataset(inputs, "inputs")
     if runner is not None:
         check_row_method(method)
     plan = plan_attribution(model, inputs, target=target, method=method, chunk_size=chunk_size, seed=seed,

@@ -11,7 +11,7 @@ import torch
 from ..compute import dataset_distance as distances
 from ..compute import sample_selection as selections
 from ..compute.dsir_blocks import engine_hasher
-from ..compute.engines import as_engine
+from ..compute.engines import as_engine, refuse_dataset
 from ..compute.embedding import METHODS as EMBEDDING_METHODS
 from ..compute.embedding import EmbeddingAccumulator, iter_embedding, plan_embedding
 from ..compute.validate import as_indices, check_choice, check_positive_int
@@ -167,6 +167,7 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
     method = check_choice(method, "method", SELECTION_METHODS)
     k = check_positive_int(k, "k", allow_none=False)
     runner = as_engine(engine)
+    refuse_dataset(X, "X")
     if runner is not None and method != "dsir":
         raise ValueError(f"engine={engine!r} runs DSIR's per-text hashing on workers; method={method!r} couples the "
                          "rows (farthest points, k-means, neighbours) and runs locally only: drop engine=")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..compute.engines import as_engine
+from ..compute.engines import as_engine, refuse_dataset
 from ..compute.evaluation.blocks import check_blocks, iter_comparison_blocks
 from ..compute.evaluation.comparison import ComparisonAccumulator, iter_comparison, plan_comparison
 from ..results.evaluation import EvaluationResult
@@ -91,6 +91,7 @@ def evaluate(
     """
     stream = check_stream(stream)
     runner = as_engine(engine)
+    refuse_dataset(inputs, "inputs")
     plan = plan_comparison(model, inputs, attributions, target=target, metrics=metrics, explain_func=explain_func,
                            perturb_func=perturb_func, mask=mask, chunk_size=chunk_size, seed=seed, aggregate=aggregate)
     if runner is None:

@@ -135,6 +135,16 @@ def is_ray_dataset(value: Any) -> bool:
     return cls.__name__ == "Dataset" and cls.__module__.startswith("ray.data")
 
 
+def refuse_dataset(value: Any, name: str) -> None:
+    """A ``ray.data.Dataset`` given as data is refused, naming the argument and what to do instead: the verbs plan
+    the whole call (every argument checked, one model pass) before the blocks go to the workers, which needs the
+    rows here."""
+    if is_ray_dataset(value):
+        raise TypeError(f"{name} is a ray.data.Dataset, which is not accepted: give the rows as a tensor or an array "
+                        f"(for example from ds.take_batch(n) or ds.to_torch()) with engine='ray', which sends them to "
+                        "the workers in blocks")
+
+
 # -- moving results home ------------------------------------------------------------------------------------
 def to_device(obj: Any, device: torch.device | str) -> Any:
     """Every tensor in ``obj`` (nested tuples, lists, dicts, dataclass records) moved to ``device``."""

@@ -170,6 +170,9 @@ def test_engine_arguments_are_checked_before_any_work():
         fx.select_samples(X, 3, "k_center", engine="ray")
     with pytest.raises(ValueError, match="block_rows must be a positive integer"):
         fx.RayEngine(block_rows=0)
+    fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset"})()
+    with pytest.raises(TypeError, match="inputs is a ray.data.Dataset, which is not accepted"):
+        fx.attribute(model, fake_dataset, target=0, engine="ray")
     with pytest.raises(ValueError, match="aggregate cannot run on engine='ray'"):
         attrs = {"a": torch.rand(8, 6, dtype=torch.float64), "b": torch.rand(8, 6, dtype=torch.float64)}
         fx.evaluate(model, X, attrs, target=0, metrics="deletion", aggregate="mean", engine="ray")
