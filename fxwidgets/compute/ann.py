@@ -29,8 +29,9 @@ Hierarchical Navigable Small World graphs" (TPAMI 2020) for HNSW.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch

@@ -8,8 +8,8 @@ counts, the weights, the seeded selection and every diagnostic are those of the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 
