@@ -113,6 +113,11 @@ def test_given_untrained_ivf_is_trained_here_and_shards_search_as_one():
     got = fx.knn(X, 10, "neg_sq_euclidean", index=ivf)
     assert ivf.is_trained and ivf.ntotal == 3000 and got.params["train_rows"] == 3000
     assert same_sets(got.indices, exact.indices) > 0.999 and got.params["recall"] > 0.999
+    trained = faiss.IndexIVFFlat(faiss.IndexFlatL2(16), 16, 16)
+    trained.train(X.numpy())
+    trained.nprobe = 16
+    again = fx.knn(X, 10, "neg_sq_euclidean", index=trained)  # trained but empty: rows added, no training here
+    assert "train_rows" not in again.params and torch.equal(again.indices, got.indices)
     shards = fx.knn(X, 10, "neg_sq_euclidean", index=[faiss.IndexFlatL2(16) for _ in range(3)])
     assert same_sets(shards.indices, exact.indices) > 0.999 and shards.params["shards"] == 3
     filled = [faiss.IndexFlatL2(16), faiss.IndexFlatL2(16)]
@@ -120,6 +125,12 @@ def test_given_untrained_ivf_is_trained_here_and_shards_search_as_one():
     filled[1].add(X[1234:].numpy())
     again = fx.knn(X, 10, "neg_sq_euclidean", index=filled)
     assert torch.equal(again.indices, shards.indices)
+    given = faiss.IndexShards(16, True, True)  # a faiss IndexShards object, empty: filled here like one index
+    parts = [faiss.IndexFlatL2(16), faiss.IndexFlatL2(16)]
+    for p in parts:
+        given.add_shard(p)
+    again = fx.knn(X, 10, "neg_sq_euclidean", index=given)
+    assert torch.equal(again.indices, shards.indices) and [p.ntotal for p in parts] == [1500, 1500]
 
 
 def test_streamed_faiss_search_equals_the_blocking_one_and_feeds_the_graph_functions():
