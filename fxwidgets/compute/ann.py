@@ -61,6 +61,13 @@ MIN_TRAIN_ROWS = 65_536
 #: Rows added to an index per ``index.add`` call (bounds the float32 copy of the database made for faiss).
 ADD_ROWS = 65_536
 
+#: For the indices fx builds from "ivf" and "hnsw": the search breadth (nprobe, efSearch) starts small and is
+#: doubled until recall@k on TUNE_ROWS seeded query rows (apart from the recall sample) reaches TARGET_RECALL, or
+#: the breadth its limit (every list; efSearch 4096). An index given as an object keeps its own parameters.
+TARGET_RECALL = 0.95
+TUNE_ROWS = 256
+MAX_EF_SEARCH = 4096
+
 INSTALL_HINT = "pip install fxwidgets[faiss] (faiss-cpu), or faiss-gpu for CUDA indices"
 
 
@@ -91,6 +98,8 @@ class AnnPlan:
     train_rows: int = 0
     chunk_size: int = 1
     recall_rows: torch.Tensor | None = None  # sorted query rows checked against the exact search
+    tune: tuple | None = None  # (faiss parameter, first value, largest value) widened until TARGET_RECALL
+    tune_rows: torch.Tensor | None = None  # query rows the search breadth is tuned on
     seed: int = 0
     params: dict = field(default_factory=dict)
 
@@ -200,14 +209,16 @@ def build_index(spec: str, d: int, m: int, kind: str, k: int, faiss: Any) -> tup
     info["factory"] = factory
     params = faiss.ParameterSpace()
     if key == "ivf":
-        # nprobe ~ nlist / 8 lists scanned: recall@10 above 0.95 on clustered data at an eighth of the flat work
-        nprobe = max(1, min(nlist, int(math.ceil(nlist / 8))))
+        # start at 1/32 of the lists; tuned upward on the data (see TARGET_RECALL)
+        nprobe = max(1, min(nlist, int(math.ceil(nlist / 32))))
         params.set_index_parameter(index, "nprobe", nprobe)
         info["nprobe"] = nprobe
+        info["tune"] = ("nprobe", nprobe, nlist)
     elif key == "hnsw":
-        ef = max(64, 2 * k)
+        ef = max(32, 2 * k)
         params.set_index_parameter(index, "efSearch", ef)
         info["efSearch"] = ef
+        info["tune"] = ("efSearch", ef, max(ef, MAX_EF_SEARCH))
     return index, info
 
 
@@ -257,8 +268,10 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
     kind = FAISS_METRIC[metric]
     info: dict = {}
     shards: list = []
+    tune = None
     if isinstance(index, str):
         index, info = build_index(index, d, m, kind, knn.k, faiss)
+        tune = info.pop("tune", None)
         index, on_gpu = _to_gpu(faiss, index, a.device)
         given = [index]
     elif isinstance(index, (list, tuple)):
@@ -319,10 +332,12 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
         per_row = (knn.k + 1) * 16 + d * 4 + (knn.k + 1) * d * itemsize
         chunk_size = max(1, min(n, TILE_BYTES // per_row))
     s = min(recall_sample, n)
-    recall_rows = None
-    if s > 0:
-        gen = torch.Generator().manual_seed(seed)
-        recall_rows = torch.randperm(n, generator=gen)[:s].sort().values
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    recall_rows = perm[:s].sort().values if s > 0 else None
+    tune_rows = None
+    if tune is not None:  # rows apart from the recall sample, so the reported recall is not the tuned-on one
+        rest = perm[s:] if n - s >= min(n, TUNE_ROWS) else perm
+        tune_rows = rest[:TUNE_ROWS].sort().values
     params = dict(knn.params)
     params.pop("memory", None)
     params.update({
@@ -335,8 +350,10 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
     })
     if fill and train_rows:
         params["train_rows"] = train_rows
+    if tune is not None:
+        params.update({"target_recall": TARGET_RECALL, "tune_rows": int(tune_rows.numel())})
     return AnnPlan(knn=knn, index=index, shards=shards, fill=fill, train_rows=train_rows, chunk_size=int(chunk_size),
-                   recall_rows=recall_rows, seed=seed, params=params)
+                   recall_rows=recall_rows, tune=tune, tune_rows=tune_rows, seed=seed, params=params)
 
 
 def _float32_rows(t: torch.Tensor) -> np.ndarray:
@@ -409,31 +426,63 @@ def _drop_self(labels: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor
     return labels[~drop].view(labels.shape[0], k)
 
 
+def _search(plan: AnnPlan, rows: torch.Tensor, *, strict: bool = True) -> torch.Tensor:
+    """The index's k neighbours of query ``rows`` (without the row itself when excluded), unsorted by affinity.
+    ``strict``: a missing neighbour (label -1: too little of the index searched) is an error; otherwise it counts
+    as a miss."""
+    knn, a = plan.knn, plan.knn.affinity
+    k = knn.k
+    kk = k + 1 if knn.exclude_self else k
+    _dist, lab = plan.index.search(_float32_rows(a.left[rows.to(a.device)]), kk)
+    labels = torch.from_numpy(np.asarray(lab, dtype=np.int64)).to(a.device)
+    if strict and bool((labels < 0).any()):
+        row = int(rows[(labels < 0).any(1).nonzero()[0]])
+        raise RuntimeError(f"index returned fewer than {kk} neighbours for row {row} (label -1): it searched too "
+                           "little of the data; raise nprobe (IVF) or efSearch (HNSW), or use index='flat'")
+    if knn.exclude_self:
+        labels = _drop_self(labels, rows.to(a.device), k)
+    return labels
+
+
+def _hits(labels: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """Per row: the share of the exact k neighbours among ``labels`` (recall@k of that row)."""
+    return (labels[:, :, None] == exact[:, None, :]).any(2).sum(1).cpu().double() / exact.shape[1]
+
+
+def _tune(plan: AnnPlan, faiss: Any) -> Iterator[AnnBuildStep]:
+    """Double the search breadth until recall@k on the tuning rows reaches TARGET_RECALL (or the limit)."""
+    name, value, limit = plan.tune
+    exact = exact_rows(plan.knn, plan.tune_rows)
+    space = faiss.ParameterSpace()
+    while True:
+        space.set_index_parameter(plan.index, name, int(value))
+        recall = float(_hits(_search(plan, plan.tune_rows, strict=False), exact).mean())
+        if recall >= TARGET_RECALL or value >= limit:
+            break
+        value = min(limit, 2 * value)
+    plan.params.update({name: int(value), "tuned_recall": recall})
+    yield AnnBuildStep(f"{name}={value}: recall@{plan.knn.k} {recall:.3f} on {plan.tune_rows.numel()} rows", 0.3)
+
+
 def iter_ann(plan: AnnPlan) -> Iterator[AnnTile | AnnBuildStep]:
-    """Build the index if fx fills it, then search ``chunk_size`` query rows at a time, yielding each chunk's
-    neighbours (re-ranked by their exact affinity) and the running recall of the sampled rows."""
+    """Build the index if fx fills it (and tune its search breadth when fx chose it), then search ``chunk_size``
+    query rows at a time, yielding each chunk's neighbours (re-ranked by their exact affinity) and the running
+    recall of the sampled rows."""
     faiss = require_faiss()
     knn, a = plan.knn, plan.knn.affinity
     n, k = plan.n, knn.k
     if plan.fill:
         yield from _fill(plan, faiss)
+    if plan.tune is not None:
+        yield from _tune(plan, faiss)
     base = 0.3 if plan.fill else 0.0
-    kk = k + 1 if knn.exclude_self else k
     sample = plan.recall_rows
     s_total = 0 if sample is None else int(sample.numel())
     hits: list[torch.Tensor] = []
     for start in range(0, n, plan.chunk_size):
         stop = min(n, start + plan.chunk_size)
-        q = _float32_rows(a.left[start:stop])
-        _dist, lab = plan.index.search(q, kk)
-        labels = torch.from_numpy(np.asarray(lab, dtype=np.int64)).to(a.device)
-        if bool((labels < 0).any()):
-            row = int((labels < 0).any(1).nonzero()[0]) + start
-            raise RuntimeError(f"index returned fewer than {kk} neighbours for row {row} (label -1): it searched too "
-                               "little of the data; raise nprobe (IVF) or efSearch (HNSW), or use index='flat'")
         rows = torch.arange(start, stop, device=a.device)
-        if knn.exclude_self:
-            labels = _drop_self(labels, rows, k)
+        labels = _search(plan, rows)
         values = torch.empty(labels.shape, dtype=a.dtype, device=a.device)
         sub = max(1, TILE_BYTES // max(1, k * a.left.shape[1] * a.left.element_size()))
         for s in range(0, stop - start, sub):
@@ -446,9 +495,7 @@ def iter_ann(plan: AnnPlan) -> Iterator[AnnTile | AnnBuildStep]:
             lo, hi = torch.searchsorted(sample, torch.tensor([start, stop])).tolist()
             if hi > lo:
                 check = sample[lo:hi]
-                exact = exact_rows(knn, check)
-                got = labels[(check - start).to(a.device)]
-                hits.append((got[:, :, None] == exact[:, None, :]).any(2).sum(1).cpu().double() / k)
+                hits.append(_hits(labels[(check - start).to(a.device)], exact_rows(knn, check)))
             if hits:
                 tile.recall_checked, tile.recall, tile.recall_stderr = recall_estimate(torch.cat(hits), n)
         yield tile
