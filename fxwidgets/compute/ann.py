@@ -58,7 +58,9 @@ HNSW_M = 32
 TRAIN_ROWS_PER_LIST = 64
 MIN_TRAIN_ROWS = 65_536
 
-#: Rows added to an index per ``index.add`` call (bounds the float32 copy of the database made for faiss).
+#: Rows added to an index per ``index.add`` call (bounds the float32 copy of the database made for faiss). An
+#: HNSW graph is added in one call: faiss builds a much worse graph from many smaller adds (measured on 10^6
+#: clustered rows: recall@10 0.69 after adds of 65 536 rows, 0.988 after one add, efSearch 64).
 ADD_ROWS = 65_536
 
 #: For the indices fx builds from "ivf" and "hnsw": the search breadth (nprobe, efSearch) starts small and is
@@ -360,6 +362,11 @@ def _float32_rows(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
 
 
+def _is_hnsw(faiss: Any, index: Any) -> bool:
+    inner = faiss.downcast_index(index) if hasattr(faiss, "downcast_index") else index
+    return "HNSW" in type(inner).__name__
+
+
 def _fill(plan: AnnPlan, faiss: Any) -> Iterator[AnnBuildStep]:
     """Train (on a seeded sample of each shard's rows) and add the rows, shard by shard, in order."""
     right = plan.knn.affinity.right
@@ -375,8 +382,9 @@ def _fill(plan: AnnPlan, faiss: Any) -> Iterator[AnnBuildStep]:
             pick = torch.randperm(hi - lo, generator=gen)[:take].sort().values + lo
             ix.train(_float32_rows(right[pick.to(right.device)]))
             yield AnnBuildStep("trained", 0.3 * added / m)
-        for a in range(lo, hi, ADD_ROWS):
-            b = min(hi, a + ADD_ROWS)
+        step = max(1, hi - lo) if _is_hnsw(faiss, ix) else ADD_ROWS
+        for a in range(lo, hi, step):
+            b = min(hi, a + step)
             ix.add(_float32_rows(right[a:b]))
             added += b - a
             yield AnnBuildStep(f"added {added} of {m} rows", 0.3 * added / m)
