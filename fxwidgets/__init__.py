@@ -7,6 +7,7 @@ being computed, into interactive Jupyter widgets.
 from .compute.affinity import METRICS
 from .compute.attribution import METHODS as ATTRIBUTION_METHODS
 from .compute.evaluation import METRICS as EVALUATION_METRICS
+from .compute.engines import RayEngine
 from .compute.memory import options
 from .runtime import Job, JobCancelled
 
@@ -62,7 +63,7 @@ __all__ = [
     "AffinityResult", "AttributionResult", "AttributionSummary", "AttributionView", "CompareResult",
     "DatasetDistanceResult", "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult",
     "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison", "Link", "MetricsTable",
-    "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "SampleSelectionResult", "Scatter",
+    "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "RayEngine", "SampleSelectionResult", "Scatter",
     "SelectionResult", "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute",
     "attribution_explainer", "compare", "dataset_distance", "eigenvector_centrality", "embed", "evaluate", "knn",
     "knn_graph", "label_noise", "link", "location_affinity", "mutual_nn", "options", "pair_score_histograms",
