@@ -40,6 +40,8 @@ from .affinity import METRICS, AffinityPlan, affinity_tile
 from .knn import KnnAccumulator, KnnPlan, KnnRecord, plan_knn
 from .memory import TILE_BYTES
 from .validate import check_choice
+from .drain import drain
+from .optional import require
 
 #: fx metric -> the faiss metric its search runs under.
 FAISS_METRIC = {"cosine": "inner_product", "dot": "inner_product", "neg_sq_euclidean": "l2", "rbf": "l2"}
@@ -75,11 +77,7 @@ INSTALL_HINT = "pip install fxwidgets[faiss] (faiss-cpu), or faiss-gpu for CUDA 
 
 def require_faiss() -> Any:
     """The faiss module, or an ImportError saying how to install it."""
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ImportError(f"index= needs faiss, which is not installed: {INSTALL_HINT}") from exc
-    return faiss
+    return require("faiss", "index=", INSTALL_HINT)
 
 
 def faiss_gpus(faiss: Any) -> int:
@@ -550,7 +548,4 @@ def ann_search(X: Any, k: int = 10, metric: str = "cosine", *, index: Any, Y: An
     """:func:`fxwidgets.knn` with ``index=``, drained on this thread."""
     plan = plan_ann(X, Y, k, metric, index=index, exclude_self=exclude_self, bandwidth=bandwidth,
                     chunk_size=chunk_size, recall_sample=recall_sample, seed=seed)
-    acc = AnnAccumulator(plan)
-    for item in iter_ann(plan):
-        acc.add(item)
-    return acc.result()
+    return drain(iter_ann(plan), AnnAccumulator(plan))

@@ -26,6 +26,7 @@ import torch
 from .kmeans import rows_per_chunk
 from .memory import TILE_BYTES, check_fits
 from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int
+from .drain import drain as run_to_end
 
 MEASURES = ("frechet", "mmd2", "sinkhorn")
 HISTOGRAM_DISTANCES = ("wasserstein", "total_variation", "kl")
@@ -79,10 +80,7 @@ class LatestAccumulator:
 
 
 def drain(steps: Iterable):
-    acc = LatestAccumulator()
-    for item in steps:
-        acc.add(item)
-    return acc.result()
+    return run_to_end(steps, LatestAccumulator())
 
 
 def _pair(A, B, what: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,6 +37,7 @@ from .affinity import METRICS
 from .knn import knn_search
 from .memory import check_fits
 from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int
+from .drain import drain as run_to_end
 
 METHODS = ("k_center", "sensitivity", "hierarchical_kmeans", "dsir", "anchoral", "class_representatives")
 
@@ -105,10 +106,7 @@ class SelectionAccumulator:
 
 
 def drain(steps: Iterable[SampleSelection]) -> SampleSelection:
-    acc = SelectionAccumulator()
-    for item in steps:
-        acc.add(item)
-    return acc.result()
+    return run_to_end(steps, SelectionAccumulator())
 
 
 def _generator(seed: int) -> torch.Generator:
