@@ -117,7 +117,7 @@ def principal_colours(locs: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor
     b, _, d = locs.shape
     flat = locs.reshape(-1, d).float().cpu()
     flat = flat - flat.mean(0)
-    q = min(3, d)
+    q = min(3, d, flat.shape[0])  # pca_lowrank needs q <= min(locations, channels): 1 or 2 locations give 1 or 2
     _, _, v = torch.pca_lowrank(flat, q=q, center=False)
     p = flat @ v[:, :q]
     if q < 3:
