@@ -264,6 +264,8 @@ class Scatter(Linkable, ColormapWidget):
     selection = RowIndices().tag(sync=True, to_json=_rows_to_json, from_json=_rows_from_json, echo_update=False)
 
     link_source_traits = ("selection",)
+    #: regl (under regl-scatterplot) compiles its draw calls with ``new Function``: a saved page must allow it.
+    _standalone_eval = True
 
     def __init__(
         self,

@@ -219,3 +219,15 @@ def test_an_attribution_summary_ships_points_each_features_dependence_and_bounde
     assert rows == sorted([39] + list(range(7)))
     assert message(data, v["answers"]["row"][canonical({"row": 39})]["result"]) == view.row_detail(39)
     assert v["omitted"] == ["the hover details of 32 of 40 drawn rows"]
+
+
+def test_only_a_page_with_a_scatter_allows_run_time_compiled_code_and_none_fetches(tmp_path):
+    from fxwidgets.widgets._standalone import CSP, CSP_EVAL
+
+    heat = fx.AffinityHeatmap(np.eye(3))
+    plain, _ = read_payload(fx.save_html([heat], tmp_path / "plain.html"))
+    with_scatter, data = read_payload(fx.save_html([heat, fx.Scatter(np.eye(3)[:, :2])], tmp_path / "scatter.html"))
+    assert f'content="{CSP}"' in plain and "unsafe-eval" not in plain
+    assert data["eval"] is True and f'content="{CSP_EVAL}"' in with_scatter  # regl compiles its draw calls
+    for text in (plain, with_scatter):
+        assert_self_contained(text)
