@@ -28,7 +28,8 @@ Contract with js/attribution_summary.ts (the shared rules of docs/protocol.md ap
 - view -> kernel RPC: ``points {}`` -> P = ``{labels (one per plot row, top first), features (the feature index of each plot
   row, -1 for the sum of the others), x (float32 n: attribution),
   y (float32 n: plot row + jitter in [-0.4, 0.4]), c (float32 n: colour position in [0, 1], NaN: grey),
-  row (int32 n: the data row), x_range [lo, hi]}``; ``dependence {}`` -> D = ``{feature, color_feature (the one
+  row (int32 n: the data row), x_range [lo, hi]}``; ``dependence {"feature", "color_feature"}`` (``{}``: the
+  traits') -> D = ``{feature, color_feature (the one
   used, -1: none), color_label, color_limits [lo, hi] or null, x (float32 n: feature value), y (float32 n:
   attribution), c, row, x_label, y_label}``; ``row {"row": int}`` -> ``{row, base_value, output, total,
   features: [{index, name, value, attribution}] (the 12 largest |attribution|), n_features}``;
