@@ -258,3 +258,11 @@ def test_the_newer_views_keep_the_browsers_picture_and_update_their_picture_outp
     view._on_custom_msg(view, {"type": "snapshot", "width": 20, "height": 15, "scale": 2}, [png])
     assert view.to_png() == png and view.pictures_received == 1 and view.rpc.rejected == 0
     assert len(handle.updates) == 1 and 'width="20"' in handle.updates[0][0]["text/html"]
+
+
+def test_a_scatter_picture_rings_the_selection():
+    xy = np.random.default_rng(0).normal(size=(30, 2))
+    view = fx.Scatter(xy, selection=[3, 7])
+    ring = view._kernel_figure().axes[0].collections[-1]
+    np.testing.assert_allclose(ring.get_offsets(), xy[[3, 7]])
+    assert ring.get_label() == "selected (2)"
