@@ -581,7 +581,10 @@ function setup(view: View<Traits>): void {
   }
   function askDependence(): void {
     if (mode() !== "dependence") return;
-    void view.request<DependencePoints>("dependence", {}, { channel: "dependence" }).then((r) => {
+    // the plot is named in the request, so a saved page answers each feature's plot from its own table
+    const cf = view.get("color_feature");
+    const args = { feature: view.get("feature") ?? 0, color_feature: cf === undefined ? null : cf };
+    void view.request<DependencePoints>("dependence", args, { channel: "dependence" }).then((r) => {
       if (!r) return;
       dependence = r.result;
       view.live();

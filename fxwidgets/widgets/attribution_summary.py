@@ -28,7 +28,8 @@ Contract with js/attribution_summary.ts (the shared rules of docs/protocol.md ap
 - view -> kernel RPC: ``points {}`` -> P = ``{labels (one per plot row, top first), features (the feature index of each plot
   row, -1 for the sum of the others), x (float32 n: attribution),
   y (float32 n: plot row + jitter in [-0.4, 0.4]), c (float32 n: colour position in [0, 1], NaN: grey),
-  row (int32 n: the data row), x_range [lo, hi]}``; ``dependence {}`` -> D = ``{feature, color_feature (the one
+  row (int32 n: the data row), x_range [lo, hi]}``; ``dependence {"feature", "color_feature"}`` (``{}``: the
+  traits') -> D = ``{feature, color_feature (the one
   used, -1: none), color_label, color_limits [lo, hi] or null, x (float32 n: feature value), y (float32 n:
   attribution), c, row, x_label, y_label}``; ``row {"row": int}`` -> ``{row, base_value, output, total,
   features: [{index, name, value, attribution}] (the 12 largest |attribution|), n_features}``;
@@ -49,7 +50,7 @@ import torch
 import traitlets
 
 from ..results.attribution import AttributionResult
-from .base import ColormapName, ColormapWidget, bundle, check_choice_of, check_cmap, check_int
+from .base import ColormapName, ColormapWidget, bundle, check_choice_of, check_cmap, check_int, new_figure
 
 #: Rows drawn at most (each is one dot per shown feature): 5000 x 10 dots draw in a frame on a laptop and fit one
 #: message (~0.8 MB); the ordering and interactions still use every row.
@@ -63,6 +64,9 @@ SWARM_HALF_WIDTH = 0.4
 #: Features listed in a hovered row's tooltip.
 TOOLTIP_FEATURES = 12
 MODES = ("summary", "dependence")
+#: Rows whose hover answer (``row``) a standalone page carries: the selected rows, then the drawn ones in order.
+STANDALONE_ROWS = 2000
+_AUTO = object()
 
 
 def _numpy(value: Any, name: str) -> np.ndarray:
@@ -370,9 +374,13 @@ class AttributionSummary(ColormapWidget):
         f = self._feature_index(feature, "feature")
         return strongest_interaction(f, self._A, self._X, self._interactions)
 
-    def dependence_points(self) -> dict:
-        f = int(self.feature)
-        cf = self.color_feature
+    def dependence_points(self, feature: int | None = None, color_feature: Any = _AUTO) -> dict:
+        """The dependence plot of ``feature`` coloured by ``color_feature`` (None: the strongest interaction, -1:
+        one colour); by default the view's :attr:`feature` and :attr:`color_feature`."""
+        f = int(self.feature) if feature is None else self._feature_index(feature, "feature")
+        cf = self.color_feature if color_feature is _AUTO else color_feature
+        if cf is not None and cf != -1:
+            cf = self._feature_index(cf, "color_feature")
         if cf is None:
             cf = self.interaction(f)
         cf = -1 if cf is None else int(cf)
@@ -405,11 +413,83 @@ class AttributionSummary(ColormapWidget):
     def _rpc_points(self, _args: dict) -> dict:
         return self.summary_points()
 
-    def _rpc_dependence(self, _args: dict) -> dict:
+    def _rpc_dependence(self, args: dict) -> dict:
+        # The page names the plot it wants (a standalone page answers by these args); an older page sends {}.
+        if "feature" in args:
+            return self.dependence_points(args["feature"], args.get("color_feature"))
         return self.dependence_points()
 
     def _rpc_row(self, args: dict) -> dict:
         return self.row_detail(args.get("row"))
+
+    # -- pictures and standalone pages ---------------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        """The mode shown, as matplotlib draws it: the beeswarm (features by mean |attribution| on the y axis,
+        dots coloured low to high by the row's feature value, a colour bar "feature value") or the dependence plot
+        (the feature's value against its attribution, coloured by the interacting feature with its colour bar)."""
+        from matplotlib.colors import Normalize
+
+        cmap = self.colormap()
+        if self.mode == "dependence":
+            d = self.dependence_points()
+            fig, ax = new_figure(6.0, 4.2)
+            x, y, c = (d[k].astype(np.float64) for k in ("x", "y", "c"))
+            ok = np.isfinite(x)
+            if d["color_feature"] >= 0:
+                grey = ok & ~np.isfinite(c)
+                ax.scatter(x[grey], y[grey], s=9, c="#777777", linewidths=0)
+                lo, hi = d["color_limits"]
+                col = ok & np.isfinite(c)
+                im = ax.scatter(x[col], y[col], s=9, c=lo + c[col] * (hi - lo), cmap=cmap,
+                                norm=Normalize(lo, hi if hi > lo else lo + 1), linewidths=0)
+                fig.colorbar(im, ax=ax, label=d["color_label"])
+            else:
+                ax.scatter(x[ok], y[ok], s=9, linewidths=0)
+            ax.axhline(0, color="0.6", lw=0.8, ls="--")
+            ax.set_xlabel(d["x_label"])
+            ax.set_ylabel(d["y_label"])
+        else:
+            p = self.summary_points()
+            n = len(p["labels"])
+            fig, ax = new_figure(6.4, max(2.4, 0.34 * n + 1.4))
+            x, y, c = (p[k].astype(np.float64) for k in ("x", "y", "c"))
+            grey = ~np.isfinite(c)
+            ax.scatter(x[grey], y[grey], s=6, c="#777777", linewidths=0, rasterized=x.size > 5000)
+            im = ax.scatter(x[~grey], y[~grey], s=6, c=c[~grey], cmap=cmap, norm=Normalize(0.0, 1.0), linewidths=0,
+                            rasterized=x.size > 5000)
+            ax.axvline(0, color="0.6", lw=0.8)
+            ax.set_yticks(range(n), p["labels"])
+            ax.set_ylim(n - 0.5, -0.5)  # the most important feature on top
+            ax.set_xlabel(self.x_label)
+            if self.has_values:
+                bar = fig.colorbar(im, ax=ax, ticks=[0, 1], aspect=40, pad=0.02)
+                bar.ax.set_yticklabels(["low", "high"])
+                bar.set_label("feature value")
+        ax.set_title(self.title, fontsize="medium")
+        if self.note:
+            fig.text(0.01, 0.0, self.note, fontsize=7, color="0.4", va="bottom")
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        """The page answers ``points``, ``dependence`` for every feature (most important first) coloured the
+        default way and in one colour (and the view's own ``color_feature``), and ``row`` for the selected rows,
+        then the drawn ones, up to ``STANDALONE_ROWS``; what does not fit is said in the page."""
+        page.answer("points", {}, self.summary_points())
+        current = self.color_feature
+        missing = 0
+        for f in self.order:
+            choices = [None, -1] + ([current] if f == self.feature and current not in (None, -1) else [])
+            for cf in choices:
+                if not page.answer("dependence", {"feature": int(f), "color_feature": cf},
+                                   self.dependence_points(int(f), cf)):
+                    missing += 1
+        if missing:
+            page.omit(f"{missing} dependence plot(s) (over the page's budget)")
+        rows = list(dict.fromkeys([int(r) for r in self.selection] + [int(r) for r in self._drawn]))
+        for r in rows[:STANDALONE_ROWS]:
+            page.answer("row", {"row": r}, self.row_detail(r))
+        if len(rows) > STANDALONE_ROWS:
+            page.omit(f"the hover details of {len(rows) - STANDALONE_ROWS:,} of {len(rows):,} drawn rows")
 
 
 __all__ = ["AttributionSummary", "beeswarm_offsets", "color_limits", "color_positions", "feature_order",

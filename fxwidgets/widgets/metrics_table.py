@@ -47,7 +47,7 @@ from ..results.evaluation import CURVE_METRICS, EvaluationResult, column_goodnes
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_RATE_HZ
-from .base import StreamingWidget, bundle
+from .base import StreamingWidget, bundle, new_figure
 
 #: Per-sample values drawn as dots in each cell (an evenly spaced subset beyond this; the box and whiskers use
 #: every sample). A cell is ~100 px wide: more dots only overdraw.
@@ -326,6 +326,51 @@ class MetricsTable(StreamingWidget):
         if metric not in self.metric_names:
             raise ValueError(f"metric must be one of {self.metric_names}; got {metric!r}")
         return detail_message(self.result, method, metric)
+
+    # -- pictures and standalone pages ---------------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        """The table as ``EvaluationResult.plot`` draws it (mean ± s.e. per cell, each column coloured from its
+        worst to its best method, ↑/↓ directions on the metric names) and the selected
+        cell's curve (deletion / insertion / model randomisation: every method's mean with a ± 1 s.e. band) below."""
+        result = self.result
+        names = [k for k in self.metric_names if k in result.metric_names]  # a streamed table: those with values
+        sel = self.selected
+        curve = sel["metric"] if sel and sel["metric"] in self.curve_metrics and any(
+            r.curves is not None for r in result.metric(sel["metric"]).values()) else None
+        M, K = len(result.methods), max(1, len(names))
+        table_h = 0.42 * M + 1.3
+        fig, _ = new_figure(max(6.0, 1.35 * K + 2.2), table_h + (3.4 if curve else 0.0))
+        fig.clear()
+        grid = fig.add_gridspec(2 if curve else 1, 1, height_ratios=[table_h, 3.4] if curve else [1])
+        ax = fig.add_subplot(grid[0, 0])
+        if names and M:
+            result._draw_table(ax, names, "RdYlGn")
+        else:
+            ax.text(0.5, 0.5, "no values yet", ha="center", va="center")
+            ax.set_axis_off()
+        if curve:
+            result._draw_curves(fig.add_subplot(grid[1, 0]), curve)
+        fig.suptitle(self.title, fontsize=10)
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        """The page answers ``table`` and the ``detail`` of every cell that has values (a cell that does not fit
+        the page's budget is listed as left out)."""
+        page.answer("table", {}, self._rpc_table({}))
+        result = self.result
+        missing = 0
+        for method in self.methods:
+            for metric in self.metric_names:
+                try:
+                    detail = detail_message(result, method, metric)
+                except ValueError:  # no value for this cell (yet): the view draws nothing to open
+                    continue
+                if not page.answer("detail", {"method": method, "metric": metric}, detail):
+                    missing += 1
+        if missing:
+            page.omit(f"the detail of {missing} cell(s) (over the page's budget)")
+        if self.job is not None and self.status == "running":
+            page.omit("the rest of the evaluation (it was still running when the page was saved)")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the job feeding the table (True at once for a finished result)."""

@@ -37,11 +37,18 @@ from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
 from .base import (Choice, ColormapName, ColormapWidget, FiniteFloat, bundle, check_choice_of, check_cmap, check_int,
-                   check_number)
+                   check_number, new_figure)
 from .linking import EMPTY_ROWS, Linkable, as_rows, join
 
 #: Longest side of a hover thumbnail (px). Small enough that a hover answer stays a few kB.
 THUMBNAIL_PX = 64
+
+#: Rows whose hover answer (values, thumbnail) a standalone page carries: values only, and with a thumbnail
+#: (~12 kB each). The points themselves are always shipped whole (within the page's budget).
+STANDALONE_ROWS = 5000
+STANDALONE_THUMBNAIL_ROWS = 1000
+#: Points the kernel-side picture draws at most (an even subset beyond: the picture of 10^6 points is a blot anyway).
+FIGURE_POINTS = 200_000
 
 COLOR_BY = ("label", "score", "none")
 ASPECTS = ("equal", "auto")
@@ -261,6 +268,8 @@ class Scatter(Linkable, ColormapWidget):
     link_source_traits = ("selection",)
     page_writable = frozenset({"selection", "hidden_classes", "point_size", "opacity", "color_by", "cmap", "vmin",
                                "vmax"})
+    #: regl (under regl-scatterplot) compiles its draw calls with ``new Function``: a saved page must allow it.
+    _standalone_eval = True
 
     def __init__(
         self,
@@ -279,7 +288,7 @@ class Scatter(Linkable, ColormapWidget):
         y_label: str = "y",
         title: str = "",
         color_by: str | None = None,
-        cmap: str = "viridis",
+        cmap: Any = "viridis",
         vmin: float | None = None,
         vmax: float | None = None,
         point_size: float | None = None,
@@ -649,6 +658,89 @@ class Scatter(Linkable, ColormapWidget):
         if self._images is not None:
             out["image"] = thumbnail(self._images(i))
         return out
+
+
+    # -- pictures and standalone pages ---------------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        """The points as the view colours them (classes with a legend, or scores with a colour bar), hidden
+        classes left out, the selection ringed, on the view's labelled axes."""
+        from ..results.colors import norm
+
+        with self._lock:
+            xy = self._xy.astype(np.float64)
+        n = xy.shape[0]
+        keep = np.isfinite(xy).all(axis=1)
+        if self._codes is not None and self.hidden_classes:
+            keep &= ~np.isin(self._codes, self.hidden_classes)
+        rows = np.flatnonzero(keep)
+        if rows.size > FIGURE_POINTS:
+            rows = rows[np.linspace(0, rows.size - 1, FIGURE_POINTS).round().astype(np.int64)]
+        by = self.color_by
+        fig, ax = new_figure(6.4 if by == "label" and self.classes else 5.6, 4.6)
+        s = max(0.5, float(self.point_size) ** 2 * 0.35)
+        alpha = float(self.opacity)
+        raster = rows.size > 5000
+        if by == "label" and self._codes is not None:
+            codes = self._codes[rows]
+            none = codes < 0
+            if none.any():
+                ax.scatter(xy[rows[none], 0], xy[rows[none], 1], s=s, c="#bbbbbb", alpha=alpha, linewidths=0,
+                           rasterized=raster, label="no label")
+            for code, name in enumerate(self.classes):
+                sel = codes == code
+                if code in self.hidden_classes or not sel.any():
+                    continue
+                ax.scatter(xy[rows[sel], 0], xy[rows[sel], 1], s=s, c=self.palette[code], alpha=alpha,
+                           linewidths=0, rasterized=raster, label=name)
+            if len(self.classes) <= 30:
+                ax.legend(title=self.label_name, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                          title_fontsize=9, markerscale=max(1.0, 6.0 / max(self.point_size, 0.5)), frameon=False)
+        elif by == "score" and self._scores is not None:
+            sc = self._scores[rows].astype(np.float64)
+            ok = np.isfinite(sc)
+            if (~ok).any():
+                ax.scatter(xy[rows[~ok], 0], xy[rows[~ok], 1], s=s, c="#bbbbbb", alpha=alpha, linewidths=0,
+                           rasterized=raster)
+            im = ax.scatter(xy[rows[ok], 0], xy[rows[ok], 1], s=s, c=sc[ok], cmap=self.colormap(),
+                            norm=norm(self._scores, self.vmin, self.vmax, None), alpha=alpha, linewidths=0,
+                            rasterized=raster)
+            fig.colorbar(im, ax=ax, label=self.score_name)
+        else:
+            ax.scatter(xy[rows, 0], xy[rows, 1], s=s, alpha=alpha, linewidths=0, rasterized=raster)
+        chosen = self.selection
+        if chosen.size:
+            pick = chosen[np.isfinite(xy[chosen]).all(axis=1)]
+            ax.scatter(xy[pick, 0], xy[pick, 1], s=s * 3 + 6, facecolors="none", edgecolors="black",
+                       linewidths=0.8, label=f"selected ({chosen.size:,})")
+        if self.aspect == "equal":
+            ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel(self.x_label)
+        ax.set_ylabel(self.y_label)
+        ax.set_title(self.title or f"{n:,} points", fontsize="medium")
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        """The page gets every column (the ``snapshot`` answer with its messages) and, when a hover asks the
+        kernel for values or a thumbnail, the answers of the selected rows and then the first ones, up to
+        ``STANDALONE_ROWS`` (``STANDALONE_THUMBNAIL_ROWS`` with thumbnails) and the page's budget."""
+        result, messages = self._captured(self._rpc_snapshot, {})
+        if not page.answer("snapshot", {}, result, messages):
+            page.omit(f"the points ({self.n_points:,} rows are more than the page's budget)")
+            return
+        if not self.has_images and not self.value_names:
+            return  # a hover shows what the page already has
+        cap = min(self.n_points, STANDALONE_THUMBNAIL_ROWS if self.has_images else STANDALONE_ROWS)
+        rows = list(dict.fromkeys([int(i) for i in self.selection[:cap]] + list(range(cap))))[:cap]
+        saved = 0
+        for i in rows:
+            if not page.answer("row", {"index": i}, self._rpc_row({"index": i})):
+                break
+            saved += 1
+        if saved < self.n_points:
+            what = "values and thumbnails" if self.has_images and self.value_names else (
+                "thumbnails" if self.has_images else "values")
+            page.omit(f"the hover {what} of {self.n_points - saved:,} of {self.n_points:,} rows (saved: the selected "
+                      "rows, then the first ones)")
 
 
 def show_sample_selection(result: Any, X: Any = None, *, coordinates: Any = None, **kwargs: Any) -> Any:

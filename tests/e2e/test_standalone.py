@@ -29,11 +29,23 @@ HOVER = {
     "waterfall": ("div.fx-panels", "tooltip"),
     "ranking": ("canvas.fx-agree", "tooltip"),
     "layers": ("canvas.fx-cka", "tooltip"),
+    "scatter": ("canvas.fx-scatter-canvas", "point"),  # a point's screen position from the plot
+    "metrics": ("canvas.fx-detail", "detail"),  # the detail of a clicked cell (answered in the page), then its hover
+    "summary": ("canvas.fx-swarm", "dot"),  # a coloured dot found in the canvas
 }
 PAINTED = {  # a canvas that must hold the data once the page is up
     "heatmap": "canvas.fx-heatmap-canvas", "zoom": "canvas.fx-zoom-canvas", "pixaff": "canvas.fx-pix-image",
     "attribution": "canvas.fx-attr-image", "waterfall": None, "ranking": "canvas.fx-agree", "layers": "canvas.fx-cka",
+    "scatter": None, "metrics": "canvas.fx-detail", "summary": "canvas.fx-swarm",
 }
+# A pixel of a dot: strongly coloured (axes, grid and text are grey), in page coordinates.
+DOT_JS = """([root, sel]) => { const c = root.querySelector(sel); c.scrollIntoView({block: 'center'});
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const r = c.getBoundingClientRect();
+  const sx = r.width / c.width, sy = r.height / c.height; const found = [];
+  for (let y = 2; y < c.height - 2; y += 2) for (let x = 2; x < c.width - 2; x += 2) { const i = 4 * (y * c.width + x);
+    const hi = Math.max(px[i], px[i + 1], px[i + 2]), lo = Math.min(px[i], px[i + 1], px[i + 2]);
+    if (hi - lo > 90) found.push([r.left + x * sx, r.top + y * sy]); }
+  return found.length ? found[Math.floor(found.length / 2)] : null; }"""
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +105,31 @@ def open_page(page, path):
 
 def hover_answered(page, root, var):
     sel, how = HOVER[var]
+    if how == "detail":  # open another cell's detail: the page answers it from its table
+        root.locator("td.fx-mcell[data-method='saliency'][data-metric='deletion']").first.click()
+        poll(page, "(el) => el.dataset.detail === 'saliency|deletion'", root.element_handle())
     target = root.locator(sel).first
     target.scroll_into_view_if_needed()
     box = target.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.37, box["y"] + box["height"] * 0.41)
-    page.mouse.move(box["x"] + box["width"] * 0.38, box["y"] + box["height"] * 0.42)
-    if how == "tooltip":
+    if how == "point":  # row 0's point, where regl-scatterplot draws it
+        x, y = page.evaluate("""(root) => { const r = root.querySelector('canvas.fx-scatter-canvas').getBoundingClientRect();
+            const [x, y] = root.fxScatter.plot.getScreenPosition(0); return [r.left + x, r.top + y]; }""",
+                             root.element_handle())
+    elif how == "dot":
+        x, y = poll(page, DOT_JS, [root.element_handle(), sel])
+    else:
+        x, y = box["x"] + box["width"] * 0.38, box["y"] + box["height"] * 0.42
+    page.mouse.move(x - 1, y - 1)
+    page.mouse.move(x, y)
+    if how == "point":  # the row's values come from the page's saved hover answers
+        tip = root.locator(".fx-tooltip")
+        poll(page, "(el) => el.textContent.includes('distance to the origin')", tip.element_handle())
+        return tip.inner_text()
+    if how == "dot":  # the row's details come from the page's saved row answers
+        tip = root.locator(".fx-tooltip")
+        poll(page, "(el) => el.querySelector('.fx-tt-feature') !== null", tip.element_handle())
+        return tip.inner_text()
+    if how in ("tooltip", "detail"):
         tip = root.locator(".fx-tooltip")
         tip.wait_for(state="visible", timeout=10_000)
         return tip.inner_text()
@@ -135,8 +166,18 @@ def test_a_saved_page_paints_and_answers_a_hover_with_the_network_off(views, off
                    " for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n > px.length / 8; }",
              [root.element_handle(), PAINTED[var]])
         assert canvas_colours(page, root, PAINTED[var]) >= 4
+    if var == "scatter":
+        poll(page, "(el) => el.dataset.ready === 'true' && Number(el.dataset.points) === 2000", root.element_handle())
     shown = hover_answered(page, root, var)
     assert shown, var
+    if var == "summary":  # the dependence plot of another feature, answered in the page
+        root.locator("button.fx-mode[data-mode='dependence']").click()
+        poll(page, "(el) => el.dataset.mode === 'dependence' && Number(el.dataset.points) > 0", root.element_handle())
+        paints = int(root.get_attribute("data-paints"))
+        root.locator("select.fx-dep-feature").select_option("7")
+        poll(page, "([el, n]) => Number(el.dataset.paints) > n && el.querySelector('.fx-caption').textContent"
+                   ".includes('occupancy')", [root.element_handle(), paints])
+        assert "needs the kernel" not in section.locator(".fx-offline-note").inner_text()
     root.screenshot(path=str(artifacts / f"standalone-{var}.png"))
     assert page.blocked == [], page.blocked  # nothing tried to reach the network
     assert not [c for c in page.console if "pageerror" in c], page.console

@@ -64,9 +64,27 @@ VIEWS = {  # root class -> code building the view bound to the variable of the s
     "scatter": (
         "div.fx-scatter",
         "sl = rng.integers(0, 4, 2000)\n"
-        "scatter = fx.Scatter(np.array([[0, 0], [4, 1], [1, 4], [5, 5]])[sl] + rng.normal(size=(2000, 2)),"
-        " labels=np.array(['airplane', 'automobile', 'bird', 'cat'])[sl], label_name='class',"
+        "sxy = np.array([[0, 0], [4, 1], [1, 4], [5, 5]])[sl] + rng.normal(size=(2000, 2))\n"
+        "scatter = fx.Scatter(sxy, labels=np.array(['airplane', 'automobile', 'bird', 'cat'])[sl], label_name='class',"
+        " values={'distance to the origin': np.hypot(sxy[:, 0], sxy[:, 1])},"
         " x_label='UMAP 1', y_label='UMAP 2', title='an embedding of 2000 rows')",
+    ),
+    "metrics": (
+        "div.fx-metrics",
+        "from fxwidgets.compute.evaluation import planted_image_task\n"
+        "task = planted_image_task(12, size=12, seed=0)\n"
+        "maps = {m: fx.attribute(task.model, task.inputs, target=1, method=m) for m in ('saliency', 'integrated_gradients')}\n"
+        "maps['random'] = torch.randn(task.inputs.shape, generator=g)\n"
+        "metrics = fx.evaluate(task.model, task.inputs, maps, mask=task.mask, metrics=['deletion', 'complexity',"
+        " 'sparseness', 'top_k_precision']).show(selected={'method': 'integrated_gradients', 'metric': 'deletion'})",
+    ),
+    "summary": (
+        "div.fx-summary",
+        "from fxwidgets.compute.evaluation import tabular_task\n"
+        "tt = tabular_task(400, 8, 4, function='interaction', seed=1)\n"
+        "summary = fx.attribute(tt.model, tt.inputs, method='shapley_permutation', background=tt.inputs[:16],"
+        " n_permutations=6, seed=0).show(feature_names=['income', 'age', 'rooms', 'a rather long feature name',"
+        " 'latitude', 'longitude', 'population', 'occupancy'], title='Shapley values of 400 rows')",
     ),
     "ranking": (
         "div.fx-ranking",
@@ -98,6 +116,9 @@ LABELLED = {
     "layers": [".fx-axis-left .fx-tick-label", ".fx-axis-bottom .fx-tick-label", ".fx-axis-title",
                ".fx-colorbar-box .fx-tick-label"],
     "scatter": [".fx-axis-left .fx-tick-label", ".fx-axis-bottom .fx-tick-label", ".fx-legend-item"],
+    "metrics": ["th.fx-mhead button", "th.fx-mname", "canvas.fx-detail"],
+    # the beeswarm's axes are drawn on its canvas (feature names, attribution ticks); its colour legend is DOM
+    "summary": ["canvas.fx-swarm", ".fx-legend .fx-legend-title"],
 }
 
 READY = {  # when each view has drawn its data
@@ -109,6 +130,8 @@ READY = {  # when each view has drawn its data
     "ranking": ("data-ready", "v === 'true'"),
     "layers": ("data-grams", "Number(v) >= 1"),
     "scatter": ("data-ready", "v === 'true'"),
+    "metrics": ("data-detail", "v === 'integrated_gradients|deletion'"),
+    "summary": ("data-points", "Number(v) >= 1"),
 }
 
 MEASURE_JS = r"""

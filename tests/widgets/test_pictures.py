@@ -163,6 +163,24 @@ def _views():
         "attribution": fx.attribute(net, torch.randn(2, 1, 6, 6, generator=g), target=0, method="saliency").show(),
         "ranking": fx.FeatureRanking(X.numpy(), y.numpy(), methods=["fisher", "variance"], k=2, probe=False),
         "layers": fx.compare(mlp, data=X, labels=y, batch_size=50, gram_samples=20).show(),
+        **_newer_views(X, y),
+    }
+
+
+def _newer_views(X, y):
+    """Scatter, MetricsTable and AttributionSummary (small, so that the kernel renders stay quick)."""
+    from fxwidgets.compute.evaluation import planted_image_task
+
+    task = planted_image_task(6, size=12, seed=0)
+    maps = {m: fx.attribute(task.model, task.inputs, target=1, method=m) for m in ("saliency", "input_x_gradient")}
+    evaluation = fx.evaluate(task.model, task.inputs, maps, mask=task.mask, metrics=["deletion", "complexity"])
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    shap = fx.attribute(mlp, X[:60], method="input_x_gradient")
+    return {
+        "scatter": fx.Scatter(X[:, :2], labels=y.numpy(), label_name="class", x_label="x0", y_label="x1"),
+        "scatter-scores": fx.Scatter(X[:, :2], scores=X[:, 2], cmap="plasma", score_name="x2"),
+        "metrics": evaluation.show(selected={"method": "saliency", "metric": "deletion"}),
+        "summary": fx.AttributionSummary(shap, X[:60]),
     }
 
 
@@ -173,3 +191,78 @@ def test_to_png_before_any_browser_picture_is_a_kernel_render_of_the_data():
         w, h = png_size(png)
         assert w > 100 and h > 100, (name, w, h)
         assert colours(png) > 20, name  # not one colour: axes, text and data are there
+
+
+def _texts(fig):
+    return {t.get_text() for ax in fig.axes for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), ax.xaxis.label,
+                                                      ax.yaxis.label, ax.title]} - {""}
+
+
+def test_the_newer_views_kernel_figures_label_their_axes_and_colours():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 6, generator=g)
+    y = (X[:, 0] > 0).long()
+    views = _newer_views(X, y)
+    # classes: a legend titled by label_name, one entry per class; hidden classes leave it
+    scatter = views["scatter"]
+    fig = scatter._kernel_figure()
+    legend = fig.axes[0].get_legend()
+    assert legend.get_title().get_text() == "class" and [t.get_text() for t in legend.get_texts()] == ["0", "1"]
+    assert {"x0", "x1"} <= _texts(fig)
+    scatter.hide("0")
+    assert [t.get_text() for t in scatter._kernel_figure().axes[0].get_legend().get_texts()] == ["1"]
+    # scores: a colour bar named by score_name, in the view's colour map
+    fig = views["scatter-scores"]._kernel_figure()
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "x2"
+    assert fig.axes[0].collections[-1].get_cmap().name == "plasma"
+    # the table: methods, metrics with their direction, and the selected cell's deletion curve
+    fig = views["metrics"]._kernel_figure()
+    texts = _texts(fig)
+    assert {"saliency", "input_x_gradient", "deletion ↓", "complexity ↓"} <= texts, texts
+    assert any("fraction" in t for t in texts) and len(fig.axes) == 2
+    # the beeswarm: feature names on y, the colour bar from low to high feature value; dependence: two features
+    summary = views["summary"]
+    fig = summary._kernel_figure()
+    assert {f"feature {i}" for i in range(6)} <= _texts(fig)
+    assert fig.axes[1].get_ylabel() == "feature value"
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["low", "high"]
+    summary.mode = "dependence"
+    d = summary.dependence_points()
+    fig = summary._kernel_figure()
+    assert fig.axes[0].get_xlabel() == d["x_label"] and fig.axes[0].get_ylabel() == d["y_label"]
+    assert d["color_feature"] < 0 or fig.axes[1].get_ylabel() == d["color_label"]
+
+
+def test_a_scatter_accepts_any_matplotlib_colour_map_and_sends_its_table():
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    s = fx.Scatter(np.random.default_rng(0).normal(size=(20, 2)), scores=np.arange(20.0), cmap="plasma")
+    assert s.cmap == "plasma" and s.cmap_lut["name"] == "plasma"
+    lut = np.frombuffer(s.cmap_lut["lut"], dtype=np.uint8).reshape(256, -1)
+    np.testing.assert_array_equal(lut[255, :3], (np.array(matplotlib.colormaps["plasma"](1.0)[:3]) * 255).round())
+    s.cmap = ListedColormap(["#ff0000", "#0000ff"], name="redblue")
+    assert s.cmap == "redblue" and s.colormap()(0.0)[:3] == (1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="cmap"):
+        fx.Scatter(np.zeros((3, 2)) + np.arange(3)[:, None], cmap="no such map")
+
+
+@pytest.mark.parametrize("name", ["scatter", "metrics", "summary"])
+def test_the_newer_views_keep_the_browsers_picture_and_update_their_picture_output(name):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 6, generator=g)
+    view = _newer_views(X, (X[:, 0] > 0).long())[name]
+    handle = FakeHandle()
+    view._displays = [handle]
+    png = png_bytes(40, 30)
+    view._on_custom_msg(view, {"type": "snapshot", "width": 20, "height": 15, "scale": 2}, [png])
+    assert view.to_png() == png and view.pictures_received == 1 and view.rpc.rejected == 0
+    assert len(handle.updates) == 1 and 'width="20"' in handle.updates[0][0]["text/html"]
+
+
+def test_a_scatter_picture_rings_the_selection():
+    xy = np.random.default_rng(0).normal(size=(30, 2))
+    view = fx.Scatter(xy, selection=[3, 7])
+    ring = view._kernel_figure().axes[0].collections[-1]
+    np.testing.assert_allclose(ring.get_offsets(), xy[[3, 7]])
+    assert ring.get_label() == "selected (2)"

@@ -136,3 +136,98 @@ def test_only_views_can_be_saved(tmp_path):
 def test_canonical_keys_sort_and_write_integral_floats_as_integers():
     assert canonical({"row": 1, "col": 2.0, "sort_by": "label"}) == '{"col":2,"row":1,"sort_by":"label"}'
     assert canonical("fisher") == '"fisher"' and canonical(3) == "3" and canonical(0.5) == "0.5"
+
+
+def test_a_scatter_ships_every_column_and_the_hover_answers_of_a_bounded_number_of_rows(monkeypatch):
+    from fxwidgets.widgets import scatter as scatter_module
+
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(50, 2)).astype(np.float32)
+    loss = rng.random(50)
+    view = fx.Scatter(xy, labels=np.arange(50) % 3, scores=loss, values={"loss": loss}, selection=[42])
+    monkeypatch.setattr(scatter_module, "STANDALONE_ROWS", 10)
+    data = payload([view])
+    v = data["views"][0]
+    answer = v["answers"]["snapshot"][canonical({})]
+    msgs = [message(data, m) for m in answer["messages"]]
+    (points,) = [m for m in msgs if m["type"] == "points"]
+    np.testing.assert_array_equal(points["xy"], xy)
+    (codes,) = [m for m in msgs if m["type"] == "codes"]
+    np.testing.assert_array_equal(codes["values"], np.arange(50) % 3)
+    # the selected row first, then the first ones, up to the bound; the rest is said to need the kernel
+    rows = sorted(json.loads(k)["index"] for k in v["answers"]["row"])
+    assert rows == sorted([42] + list(range(9)))
+    hover = message(data, v["answers"]["row"][canonical({"index": 42})]["result"])
+    assert hover["values"]["loss"] == pytest.approx(loss[42]) and hover["label"] == "0"
+    assert v["omitted"] == ["the hover values of 40 of 50 rows (saved: the selected rows, then the first ones)"]
+    # without values or images a hover asks nothing: nothing more is saved
+    assert "row" not in payload([fx.Scatter(xy)])["views"][0]["answers"]
+
+
+def test_a_scatter_with_images_ships_thumbnails():
+    imgs = np.zeros((4, 3, 8, 8), dtype=np.float32)
+    imgs[2, :, 2:6, 2:6] = 1
+    data = payload([fx.Scatter(np.arange(8.0).reshape(4, 2), images=imgs)])
+    hover = message(data, data["views"][0]["answers"]["row"][canonical({"index": 2})]["result"])
+    assert hover["image"].shape == (8, 8, 3) and hover["image"].max() == 255 and hover["image"][0, 0, 0] == 0
+
+
+def test_a_metrics_table_ships_its_table_and_every_cells_detail():
+    from fxwidgets.compute.evaluation import planted_image_task
+
+    task = planted_image_task(6, size=12, seed=0)
+    maps = {m: fx.attribute(task.model, task.inputs, target=1, method=m) for m in ("saliency", "input_x_gradient")}
+    maps["random"] = torch.randn(task.inputs.shape, generator=torch.Generator().manual_seed(0))
+    result = fx.evaluate(task.model, task.inputs, maps, mask=task.mask, metrics=["deletion", "complexity"])
+    view = result.show()
+    data = payload([view])
+    v = data["views"][0]
+    table = message(data, v["answers"]["table"][canonical({})]["result"])
+    np.testing.assert_allclose(table["means"], result.means().numpy(), rtol=1e-6)
+    details = v["answers"]["detail"]
+    assert len(details) == 3 * 2
+    d = message(data, details[canonical({"method": "input_x_gradient", "metric": "deletion"})]["result"])
+    assert d["kind"] == "curve" and d["mean"] == pytest.approx(result["input_x_gradient", "deletion"].mean)
+    np.testing.assert_allclose(d["values"], result["input_x_gradient", "deletion"].values.numpy(), rtol=1e-6)
+    assert v["omitted"] == []
+
+
+def test_an_attribution_summary_ships_points_each_features_dependence_and_bounded_rows(monkeypatch):
+    from fxwidgets.widgets import attribution_summary as summary_module
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(40, 5, generator=g)
+    mlp = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    view = fx.AttributionSummary(fx.attribute(mlp, X, method="input_x_gradient"), X)
+    view.selection = [39]
+    monkeypatch.setattr(summary_module, "STANDALONE_ROWS", 8)
+    data = payload([view])
+    v = data["views"][0]
+    points = message(data, v["answers"]["points"][canonical({})]["result"])
+    np.testing.assert_array_equal(points["x"], view.summary_points()["x"])
+    dep = v["answers"]["dependence"]
+    assert len(dep) == 5 * 2  # every feature, coloured the default way and in one colour
+    for f in range(5):
+        got = message(data, dep[canonical({"feature": f, "color_feature": None})]["result"])
+        want = view.dependence_points(f, None)
+        assert got["color_feature"] == want["color_feature"]
+        np.testing.assert_array_equal(got["y"], want["y"])
+        assert message(data, dep[canonical({"feature": f, "color_feature": -1})]["result"])["color_feature"] == -1
+    # the page's request names the plot: the kernel answers the same args the same way
+    assert view._rpc_dependence({"feature": 3, "color_feature": -1})["feature"] == 3
+    rows = sorted(json.loads(k)["row"] for k in v["answers"]["row"])
+    assert rows == sorted([39] + list(range(7)))
+    assert message(data, v["answers"]["row"][canonical({"row": 39})]["result"]) == view.row_detail(39)
+    assert v["omitted"] == ["the hover details of 32 of 40 drawn rows"]
+
+
+def test_only_a_page_with_a_scatter_allows_run_time_compiled_code_and_none_fetches(tmp_path):
+    from fxwidgets.widgets._standalone import CSP, CSP_EVAL
+
+    heat = fx.AffinityHeatmap(np.eye(3))
+    plain, _ = read_payload(fx.save_html([heat], tmp_path / "plain.html"))
+    with_scatter, data = read_payload(fx.save_html([heat, fx.Scatter(np.eye(3)[:, :2])], tmp_path / "scatter.html"))
+    assert f'content="{CSP}"' in plain and "unsafe-eval" not in plain
+    assert data["eval"] is True and f'content="{CSP_EVAL}"' in with_scatter  # regl compiles its draw calls
+    for text in (plain, with_scatter):
+        assert_self_contained(text)
