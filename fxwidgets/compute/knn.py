@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
-from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands
+from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands, to_data_units
 
 
 # The affinity module's preparation without its dense-matrix memory check: a k-NN search never forms it.
@@ -76,12 +76,13 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
 
 def knn_tile(plan: KnnPlan, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k neighbours (largest affinity first) of rows ``start:stop``."""
-    tile = affinity_tile(plan.affinity, start, stop)
+    # Ranked in the plan's units (exact distances of rescaled data), converted to the data's units after the cut.
+    tile = affinity_tile(plan.affinity, start, stop, plan_units=True)
     if plan.exclude_self:
         rows = torch.arange(start, stop, device=tile.device)
         tile[rows - start, rows] = -torch.inf
     values, indices = torch.topk(tile, plan.k, dim=1, largest=True, sorted=True)
-    return indices, values
+    return indices, to_data_units(plan.affinity, values)
 
 
 def iter_knn(plan: KnnPlan) -> Iterator[KnnTile]:
