@@ -45,11 +45,16 @@ def budget_bytes(device: torch.device) -> int:
     return int(available_bytes(device) * DEFAULT_SHARE)
 
 
-def check_fits(nbytes: int, what: str, device: torch.device) -> None:
+#: What lowers the need of a dense N x M matrix (the affinity's own knob), the default advice of ``check_fits``.
+DENSE_MATRIX_HINT = "use fewer rows, or a k-NN graph instead of the dense matrix"
+
+
+def check_fits(nbytes: int, what: str, device: torch.device, *, hint: str = DENSE_MATRIX_HINT) -> None:
+    """Raise ``MemoryError`` before work when ``what`` needs more than the budget: the need, the budget, the setting
+    that sets it, and ``hint`` (the knob or change that lowers the need)."""
     budget = budget_bytes(device)
     if nbytes > budget:
         raise MemoryError(
             f"{what} needs {nbytes / 2**30:.2f} GiB on {device}, over the memory budget of {budget / 2**30:.2f} GiB "
-            "(fxwidgets.options.memory_budget, default half the available memory); "
-            "use fewer rows, or a k-NN graph instead of the dense matrix"
+            f"(fxwidgets.options.memory_budget, default half the available memory); {hint}"
         )
