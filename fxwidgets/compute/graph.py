@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .validate import check_positive_float, check_positive_int
+from .validate import as_tensor, check_positive_float, check_positive_int
 
 
 @dataclass
@@ -39,6 +39,8 @@ def as_graph(A, name: str = "A") -> torch.Tensor:
         A = A.to_sparse_coo()
     if isinstance(A, torch.Tensor) and A.is_sparse:
         t = A.coalesce()
+        if t.is_complex():
+            raise TypeError(f"{name} must be real, got dtype {t.dtype}")
         if t.dtype not in (torch.float32, torch.float64):
             t = t.float()
         vals = t.values()
@@ -53,11 +55,7 @@ def as_graph(A, name: str = "A") -> torch.Tensor:
                                                             check_invariants=True), name)
             except ImportError:
                 pass
-            a = np.asarray(A)
-            if a.dtype == object or a.dtype.kind not in "biuf":
-                raise TypeError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
-            A = torch.from_numpy(np.ascontiguousarray(a))
-        t = A.detach()
+        t = as_tensor(A, name)  # numbers only, real (a complex graph would lose its imaginary part)
         if t.dtype not in (torch.float32, torch.float64):
             t = t.float()
         vals = t

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .validate import as_matrix, check_bool, check_choice, check_positive_float, check_positive_int
 from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands, to_data_units
 
 
@@ -60,6 +60,7 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
         raise ValueError(f"X has {x.shape[1]} features per row but Y has {y.shape[1]}; they must match")
     if exclude_self is None:
         exclude_self = y is None
+    exclude_self = check_bool(exclude_self, "exclude_self")
     if exclude_self and y is not None:
         raise ValueError("exclude_self=True needs Y=None (a row can only be its own neighbour within X)")
     m = x.shape[0] if y is None else y.shape[0]
