@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .validate import as_tensor, check_choice, check_int, check_positive_float, check_positive_int, check_probability
+from .validate import as_tensor, check_choice, check_index, check_int, check_positive_float, check_positive_int, check_probability
 from .affinity import METRICS, affinity_tile
 from .memory import TILE_BYTES
 from .knn import mutual_nn, prepare
@@ -63,9 +63,7 @@ def location_affinity(F, b: int, i: int, j: int = 0, metric: str = "cosine") -> 
     metric = check_choice(metric, "metric", METRICS)
     locs, (h, w) = as_locations(F, "F")
     B = locs.shape[0]
-    for nm, v, lim in (("b", b, B), ("i", i, h), ("j", j, w)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < lim:
-            raise ValueError(f"{nm} must be an integer in 0..{lim - 1}, got {v!r}")
+    b, i, j = check_index(b, "b", B), check_index(i, "i", h), check_index(j, "j", w)
     flat = locs.reshape(B * h * w, -1)
     plan = prepare(flat, None, metric, bandwidth=None, chunk_size=1)
     r = int(b) * h * w + int(i) * w + int(j)

@@ -59,7 +59,7 @@ class Points:
     _z64: torch.Tensor | None = None
     _sq64: torch.Tensor | None = None
 
-    def __getitem__(self, rows) -> "Points":
+    def __getitem__(self, rows) -> Points:
         return Points(self.z[rows], self.sq[rows], self.raw[rows], self.centre, self.scale)
 
     @property

@@ -26,7 +26,14 @@ import torch
 
 from .distance import power_of_two_at_least
 from .memory import TILE_BYTES, check_fits
-from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .validate import (
+    as_matrix,
+    check_bool,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 
 KERNELS = ("linear", "rbf")
 NEIGHBOUR_METRICS = ("cosine", "euclidean")
@@ -459,12 +466,6 @@ class SimilarityPlan:
         return 1.0  # CKA, HSIC with the RBF kernel, dCor, CCA, Jaccard, normalised alignment/uniformity
 
 
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def plan_similarity(X, Y=None, measure: str = "cka", **params) -> SimilarityPlan:
     """Validate inputs and parameters for one measure; raises before any O(n^2) work starts."""
     measure = check_choice(measure, "measure", MEASURES)
@@ -481,15 +482,14 @@ def plan_similarity(X, Y=None, measure: str = "cka", **params) -> SimilarityPlan
                              "to kernel='rbf'")
     for name in ("unbiased", "shuffle", "squared", "center", "normalize"):
         if name in p:
-            _check_bool(p[name], name)
+            p[name] = check_bool(p[name], name)
     if "batch_size" in p:
         p["batch_size"] = check_positive_int(p["batch_size"], "batch_size")
         if p["batch_size"] is not None and p["batch_size"] < 4:
             raise ValueError(f"batch_size must be at least 4 (the unbiased HSIC needs 4 examples), got {p['batch_size']}")
         if p["batch_size"] is not None and "unbiased" in params and not p["unbiased"]:
             raise ValueError("minibatch CKA (batch_size) always uses the unbiased HSIC estimator; drop unbiased=False")
-        if not isinstance(p["seed"], int) or isinstance(p["seed"], bool):
-            raise ValueError(f"seed must be an integer, got {p['seed']!r}")
+        p["seed"] = check_seed(p["seed"])
         if p["batch_size"] is not None:
             p["unbiased"] = True
     if measure in ("distance_covariance", "distance_correlation") and p["unbiased"] and not p["squared"]:

@@ -5,14 +5,14 @@ before any long work starts.
   :func:`cast_like` (to a model's floating dtype);
 - numbers: :func:`check_int` (integer with bounds), :func:`check_float` (finite real in an interval whose ends
   may be open or closed), :func:`check_probability` ([0, 1]), :func:`check_positive_int`,
-  :func:`check_positive_float`, :func:`check_seed`;
+  :func:`check_positive_float`, :func:`check_index` (a position in 0..n-1), :func:`check_seed`;
 - everything else: :func:`check_choice` (one of a set), :func:`check_bool`, :func:`check_length` (a label or
   name sequence with one entry per item).
 
 Every message starts with the argument's name and says what was expected. ``check_int``, ``check_float`` and the
 tensor checks raise ``TypeError`` for a value of the wrong kind (a string where a number belongs, a complex
 array) and ``ValueError`` for one out of range; the older one-line checks (``check_positive_int``,
-``check_positive_float``, ``check_seed``, ``check_bool``, ``check_choice``) raise ``ValueError`` for both, as
+``check_positive_float``, ``check_index``, ``check_seed``, ``check_bool``, ``check_choice``) raise ``ValueError`` for both, as
 their callers and tests have always expected.
 """
 
@@ -187,6 +187,14 @@ def check_positive_float(value: Any, name: str, *, allow_none: bool = True) -> f
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
+
+
+def check_index(value: Any, name: str, size: int, *, where: str = "") -> int:
+    """A position in a sequence of ``size`` items: an integer in 0..size-1 (``where`` adds context, e.g.
+    " at level 3")."""
+    if not _is_int(value) or not 0 <= int(value) < size:
+        raise ValueError(f"{name} must be an integer in 0..{size - 1}{where}, got {value!r}")
+    return int(value)
 
 
 def check_seed(value: Any, name: str = "seed") -> int:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
 import torch
 
 from .affinity import AffinityPlan
 from .distance import Points, sq_distances
+from .validate import check_index
 
 EXACT = ("cosine", "dot", "pearson", "neg_sq_euclidean")
 
@@ -114,16 +114,10 @@ class BlockPyramid:
         return Points(z=z, sq=(z * z).sum(1), raw=z, centre=torch.zeros_like(z[0]), scale=1.0), v[lo:hi]
 
     def check(self, level, ti, tj) -> tuple[int, int, int]:
-        for name, v in (("level", level), ("ti", ti), ("tj", tj)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {v!r}")
-        if not 0 <= level < self.levels:
-            raise ValueError(f"level must be in 0..{self.levels - 1}, got {level}")
+        level = check_index(level, "level", self.levels)
         n_tiles = math.ceil(self.cells(level) / self.tile)
-        for name, v in (("ti", ti), ("tj", tj)):
-            if not 0 <= v < n_tiles:
-                raise ValueError(f"{name} must be in 0..{n_tiles - 1} at level {level}, got {v}")
-        return int(level), int(ti), int(tj)
+        where = f" at level {level}"
+        return level, check_index(ti, "ti", n_tiles, where=where), check_index(tj, "tj", n_tiles, where=where)
 
     def compute(self, level: int, ti: int, tj: int) -> dict:
         """Tile (ti, tj) of ``level``: ``values`` (h, w) float32 block means, plus ``se`` for estimated tiles."""
