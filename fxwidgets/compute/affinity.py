@@ -188,8 +188,8 @@ def prepare_operands(x: torch.Tensor, y: torch.Tensor | None, metric: str, *, ba
         plan.left_points = px
         plan.right_points = px if symmetric else py
         plan.left, plan.right = px.z, plan.right_points.z
-        params["distances"] = ("centred and scaled once; float32-product entries that may cancel recomputed "
-                               "exactly in float64") if x.dtype == torch.float32 else "centred and scaled once"
+        params["distances"] = ("exact: differences" if px.direct else
+                               "exact: centred product, entries that may cancel recomputed from differences")
         if metric == "rbf":
             scale2 = px.scale**2
             if bandwidth is None:
@@ -205,34 +205,37 @@ def prepare_operands(x: torch.Tensor, y: torch.Tensor | None, metric: str, *, ba
     return plan
 
 
-def affinity_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None, *,
-                  plan_units: bool = False) -> torch.Tensor:
-    """Rows ``start:stop`` of the affinity matrix described by ``plan`` (written into ``out`` if given).
-
-    ``plan_units=True`` leaves ``neg_sq_euclidean`` in the plan's scaled units (divide the data by
-    ``plan.scale``): the same order, and no overflow or underflow for data at 1e19 or 1e-25, so a top-k can rank
-    first and convert only what it keeps (:func:`to_data_units`)."""
+def affinity_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows ``start:stop`` of the affinity matrix described by ``plan`` (written into ``out`` if given)."""
     a = plan.left[start:stop]
     if plan.metric in ("cosine", "pearson", "dot"):
         tile = torch.matmul(a, plan.right.T, out=out)
         if plan.metric != "dot":
             tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
         return tile
-    # Exact distances (scaled units), written straight into ``out`` when given; a point is at distance exactly 0
-    # from itself and from any copy of itself.
-    d = sq_distances(plan.left_points[start:stop], plan.right_points,
-                     diagonal_offset=start if plan.symmetric else None, out=out)
-    if plan.metric == "neg_sq_euclidean":
-        return d.neg_() if plan_units else to_data_units(plan, d.neg_())
-    return d.mul_(-plan.gamma_scaled).exp_()
+    rows = plan.left_points[start:stop]
+    # The product path writes straight into ``out``; the difference path (few features) has its own buffer, and
+    # the conversion below is what lands in ``out``.
+    d = distance_tile(plan, start, stop, out=None if rows.direct else out)
+    return distances_to_affinity(plan, d, out=out)
 
 
-def to_data_units(plan: AffinityPlan, values: torch.Tensor) -> torch.Tensor:
-    """``neg_sq_euclidean`` values in plan units times ``scale**2`` (a power of two: exact, in place; the float
-    result is the correctly rounded one, which is +-inf or 0 when the true distance leaves the dtype's range)."""
-    if plan.metric != "neg_sq_euclidean" or plan.scale == 1.0:
-        return values
-    return values.mul_(plan.scale**2)
+def distance_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """rbf / neg_sq_euclidean: exact squared distances of rows ``start:stop`` in the plan's units (the data divided
+    by ``plan.scale``). A point is at distance exactly 0 from itself and from any copy of itself. Ranking on
+    these (smallest first) is ranking on the affinity, with no overflow or underflow at 1e19 or 1e-25 and no
+    ``exp`` of a whole tile: a top-k converts only what it keeps (:func:`distances_to_affinity`)."""
+    return sq_distances(plan.left_points[start:stop], plan.right_points,
+                        diagonal_offset=start if plan.symmetric else None, out=out)
+
+
+def distances_to_affinity(plan: AffinityPlan, d: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared distances in plan units -> the affinity, in place (or into ``out``): ``-d scale^2`` (a power of two:
+    exact; +-inf or 0 when the true distance leaves the dtype's range, the correctly rounded result) or
+    ``exp(-gamma scale^2 d)``."""
+    factor = -(plan.scale**2) if plan.metric == "neg_sq_euclidean" else -plan.gamma_scaled
+    v = d.mul_(factor) if out is None or d.data_ptr() == out.data_ptr() else torch.mul(d, factor, out=out)
+    return v.exp_() if plan.metric == "rbf" else v
 
 
 def iter_affinity_tiles(plan: AffinityPlan, out: torch.Tensor | None = None) -> Iterator[AffinityTile]:

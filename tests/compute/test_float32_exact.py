@@ -167,13 +167,30 @@ def test_float64_input_is_exact_to_1e12():
     assert_relative(got, sq_cdist(X), rtol=1e-12)
 
 
-def test_sq_distances_repairs_many_near_pairs_through_a_float64_product():
-    # Low-dimensional data far from its centre: most pairs are "near"; the float64 fallback must be exact too.
-    rng = np.random.default_rng(5)
-    X = (np.array([50.0, -20.0]) + rng.standard_normal((300, 2))).astype(np.float32)
+@pytest.mark.parametrize("near_heavy", [False, True])
+def test_every_repair_path_is_exact(near_heavy):
+    # Tight clusters: most pairs are "near". Flagged at plan time, tiles go straight to the float64 product;
+    # unflagged, the float32 product's rows are repaired by it. Near-duplicates are gathered either way.
+    X = np.concatenate([DATA["tight-clusters"][:200], DATA["tight-clusters"][:50] + np.float32(1e-3)])
     a, _ = prepare_points(torch.from_numpy(X))
+    assert a.near_heavy  # the plan-time sample sees the clusters
+    a.near_heavy = near_heavy
     d = sq_distances(a, a) * a.scale**2
     assert_relative(d.numpy(), sq_cdist(X))
+    assert np.all(np.diag(d.numpy()) == 0)
+
+
+def test_unclustered_data_is_not_flagged_near_heavy():
+    for name in ("normal-d16", "normal-d128", "far-from-origin", "near-duplicates"):
+        a, _ = prepare_points(torch.from_numpy(DATA[name]))
+        assert not a.near_heavy, name
+
+
+def test_few_features_take_differences_without_a_product():
+    X = DATA["normal-d3"]
+    a, _ = prepare_points(torch.from_numpy(X))
+    assert a.direct and torch.equal(a.z, torch.from_numpy(X) / a.scale)
+    assert_relative((sq_distances(a, a) * a.scale**2).numpy(), sq_cdist(X))
 
 
 # ---- scale: data at 1e19 or 1e-25 -------------------------------------------------------------------------
@@ -231,3 +248,16 @@ def test_similarity_is_not_fooled_by_scale(scale, measure, kw, power):
                         measure=measure, **kw)  # before: "X is constant" (1e-25) or NaN (1e20)
     assert np.isfinite(got.value)
     assert got.value == pytest.approx(base.value * scale**power, rel=2e-5)
+
+
+@pytest.mark.parametrize("m", [1, 5, 127, 128, 129, 300, 512])
+def test_the_block_screen_finds_exactly_the_near_pairs(m):
+    from fxwidgets.compute.distance import _near_pairs
+
+    g = torch.Generator().manual_seed(m)
+    a_sq, b_sq = torch.rand(37, generator=g) * 10, torch.rand(m, generator=g) * 10
+    d = torch.rand(37, m, generator=g) * 20 - 1  # some negative (rounding), some near, most far
+    i, j = _near_pairs(d, a_sq, b_sq, 0.5)
+    want = (d < 0.5 * (a_sq[:, None] + b_sq[None, :])).nonzero()
+    got = torch.stack([i, j], 1)
+    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, want.tolist()))
