@@ -18,7 +18,16 @@ import numpy as np
 import torch
 
 from .memory import check_fits
-from .validate import as_tensor, check_bool, check_choice, check_positive_float, check_positive_int, check_seed
+from .validate import (
+    as_tensor,
+    cast_like,
+    check_bool,
+    check_choice,
+    check_length,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from .similarity import KERNELS, batch_bounds, gram_rbf, u_centered_batch
 
 #: Names listed in an unknown-layer error before "... and N more".
@@ -286,8 +295,8 @@ def plan_compare(model_a, model_b=None, data=None, *, layers=None, layers_b=None
         labels = np.asarray(labels)
         if labels.ndim != 1:
             raise ValueError(f"labels must be 1-D (one per example), got shape {labels.shape}")
-        if n_examples is not None and labels.shape[0] != n_examples:
-            raise ValueError(f"labels has {labels.shape[0]} entries but data has {n_examples} examples")
+        if n_examples is not None:
+            check_length(labels, "labels", n_examples, "data", unit="examples")
 
     # A probe of a few examples: every hook fires, every output is a tensor with the batch first.
     feats_a, feats_b = _forward(model_a, model_b, layers_a, layers_b, same, first, probe=True)
@@ -321,9 +330,8 @@ def _forward(model_a, model_b, layers_a, layers_b, same, x, probe=False):
             cap = Capture(model, layers, arg)
             try:
                 xb = x.to(model_device(model))
-                dtype = model_float_dtype(model)
-                if xb.is_floating_point() and dtype is not None and xb.dtype != dtype:
-                    xb = xb.to(dtype)  # float64 data into a float32 model, and the other way round
+                # float64 or float16 data into a float32 model, and the other way round; integer ids stay
+                xb = cast_like(xb, model_float_dtype(model), "data")
                 try:
                     model(xb)
                 except Exception as exc:  # noqa: BLE001

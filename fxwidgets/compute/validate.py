@@ -91,10 +91,11 @@ def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
 
 def cast_like(t: torch.Tensor, dtype: torch.dtype | None, name: str) -> torch.Tensor:
     """``t`` in a model's floating ``dtype`` (float64 NumPy data into a float32 model, float16 into float32...);
-    integer tensors (token ids, class indices) are left alone, as are tensors when ``dtype`` is None."""
+    integer and boolean tensors (token ids, class indices, masks) are left alone, as are tensors when ``dtype``
+    is None."""
     if t.is_complex():
         raise TypeError(f"{name} must be real, got dtype {t.dtype}")
-    if dtype is None or not dtype.is_floating_point or not (t.is_floating_point() or t.dtype == torch.bool):
+    if dtype is None or not dtype.is_floating_point or not t.is_floating_point():
         return t
     return t.to(dtype)
 
@@ -221,9 +222,10 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_length(values: Any, name: str, expected: int, what: str, *, allow_none: bool = True) -> list | None:
+def check_length(values: Any, name: str, expected: int, what: str, *, unit: str = "",
+                 allow_none: bool = True) -> list | None:
     """A sequence (list, tuple, array, tensor; not a lone string) with one entry per item: ``expected`` of them,
-    as counted by ``what`` (e.g. "X has 12 columns")."""
+    as counted by ``what`` in ``unit`` (``"labels has 7 entries but data has 400 examples"``)."""
     if values is None and allow_none:
         return None
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, torch.Tensor)):
@@ -232,5 +234,5 @@ def check_length(values: Any, name: str, expected: int, what: str, *, allow_none
     if isinstance(values, (np.ndarray, torch.Tensor)) and values.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(values.shape)}")
     if len(seq) != expected:
-        raise ValueError(f"{name} has {len(seq)} entries but {what} has {expected}")
+        raise ValueError(f"{name} has {len(seq)} entries but {what} has {expected}{' ' + unit if unit else ''}")
     return seq
