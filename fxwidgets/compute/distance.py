@@ -54,6 +54,10 @@ SCREEN_BLOCK = 128
 #: correct to ~8 * 2.2e-16 / 1e-6 < 2e-9 relative, far below float32's rounding; only closer pairs are gathered.
 NEAR_FLOAT64_PRODUCT = 1e-6
 
+#: A float64 copy of the rows (for the float64 product) is kept if it takes at most this much; larger inputs
+#: convert a block of rows at a time instead.
+Z64_CACHE_BYTES = 4 * TILE_BYTES
+
 #: More near pairs than 1/GATHER_SHARE of a tile's entries: recompute their rows by a float64 product rather than
 #: gathering pairs one by one (a gathered pair costs some 30 times a product's multiply-add per feature).
 GATHER_SHARE = 32
@@ -87,13 +91,19 @@ class Points:
         """Few features: distances are taken as differences (``z`` is then ``raw / scale``, not centred)."""
         return self.z.shape[1] <= DIRECT_MAX_FEATURES
 
-    def z64(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The centred, scaled rows and their squared norms in float64 (computed once, on first use)."""
-        if self._z64 is None:
-            z = (self.raw.to(torch.float64) - self.centre) / self.scale
-            self._sq64 = (z * z).sum(1)
-            self._z64 = z
-        return self._z64, self._sq64
+    def z64(self, rows: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``rows`` centred and scaled in float64, with their squared norms. Kept after the first call when
+        the whole float64 copy is small (``Z64_CACHE_BYTES``), else recomputed: a float64 copy of a large input
+        would double its memory for the plan's lifetime."""
+        if self._z64 is not None:
+            return self._z64[rows], self._sq64[rows]
+        whole = rows == slice(None)
+        if whole and self.raw.numel() * 8 <= Z64_CACHE_BYTES:
+            self._z64 = (self.raw.to(torch.float64) - self.centre) / self.scale
+            self._sq64 = (self._z64 * self._z64).sum(1)
+            return self._z64, self._sq64
+        z = (self.raw[rows].to(torch.float64) - self.centre) / self.scale
+        return z, (z * z).sum(1)
 
 
 def power_of_two_at_least(v: float) -> float:
@@ -201,11 +211,15 @@ def _float64_product(a: Points, b: Points) -> torch.Tensor:
     """Exact squared distances by a float64 product of the centred rows, with the pairs even float64 cannot
     separate (``d < NEAR_FLOAT64_PRODUCT (|a|^2 + |b|^2)``: near-duplicates) gathered as differences."""
     za, sqa = a.z64()
-    zb, sqb = b.z64()
-    d64 = torch.addmm(sqb[None, :], za, zb.T, alpha=-2.0).add_(sqa[:, None])
-    i, j = (d64 < NEAR_FLOAT64_PRODUCT * (sqa[:, None] + sqb[None, :])).nonzero(as_tuple=True)
-    if i.numel():
-        d64[i, j] = _gather_exact(a, b, i, j)
+    d64 = torch.empty((a.n, b.n), dtype=torch.float64, device=za.device)
+    step = b.n if b.raw.numel() * 8 <= Z64_CACHE_BYTES else max(1, TILE_BYTES // (8 * b.raw.shape[1]))
+    for lo in range(0, b.n, step):  # b's float64 rows a block at a time when they are many
+        zb, sqb = b.z64(slice(lo, lo + step))
+        part = torch.addmm(sqb[None, :], za, zb.T, alpha=-2.0).add_(sqa[:, None])
+        i, j = (part < NEAR_FLOAT64_PRODUCT * (sqa[:, None] + sqb[None, :])).nonzero(as_tuple=True)
+        if i.numel():
+            part[i, j] = _gather_exact(a, b, i, j + lo)
+        d64[:, lo:lo + step] = part
     return d64
 
 

@@ -261,3 +261,18 @@ def test_the_block_screen_finds_exactly_the_near_pairs(m):
     want = (d < 0.5 * (a_sq[:, None] + b_sq[None, :])).nonzero()
     got = torch.stack([i, j], 1)
     assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, want.tolist()))
+
+
+def test_the_float64_product_works_in_blocks_when_the_copy_would_be_large(monkeypatch):
+    from fxwidgets.compute import distance
+
+    X = DATA["tight-clusters"]
+    a, _ = prepare_points(torch.from_numpy(X))
+    whole = (sq_distances(a, a) * a.scale**2).numpy()
+    monkeypatch.setattr(distance, "Z64_CACHE_BYTES", 0)  # never keep a float64 copy
+    monkeypatch.setattr(distance, "TILE_BYTES", 8 * 64 * 37)  # blocks of 37 rows
+    b, _ = prepare_points(torch.from_numpy(X))
+    blocked = (sq_distances(b, b) * b.scale**2).numpy()
+    assert b._z64 is None
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=0)
+    assert_relative(blocked, sq_cdist(X))
