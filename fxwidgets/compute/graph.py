@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .validate import as_tensor, check_positive_float, check_positive_int
+from .validate import as_tensor, check_bool, check_positive_float, check_positive_int, check_seed
 
 
 @dataclass
@@ -105,6 +105,7 @@ def eigenvector_centrality(A, *, max_iter: int = 1000, tol: float = 1e-8, seed: 
     """
     max_iter = check_positive_int(max_iter, "max_iter", allow_none=False)
     tol = check_positive_float(tol, "tol", allow_none=False)
+    seed = check_seed(seed)
     A = as_graph(A)
     _check_symmetric(A, "A")
     n = A.shape[0]
@@ -175,6 +176,10 @@ def spectral_embedding(A, n_components: int = 2, *, drop_first: bool = True, see
     ``values`` is (n, n_components). ``drop_first`` drops the constant first vector (as scikit-learn does).
     """
     n_components = check_positive_int(n_components, "n_components", allow_none=False)
+    drop_first = check_bool(drop_first, "drop_first")
+    seed = check_seed(seed)
+    tol = check_positive_float(tol, "tol", allow_none=False)
+    max_iter = check_positive_int(max_iter, "max_iter", allow_none=False)
     A = as_graph(A)
     _check_symmetric(A, "A")
     n = A.shape[0]
@@ -230,6 +235,8 @@ def spectral_clustering(A, n_clusters: int, *, seed: int = 0, n_init: int = 4) -
     eigenvectors of the normalised Laplacian, rows scaled to unit length. ``values`` are int64 labels
     numbered by first appearance."""
     n_clusters = check_positive_int(n_clusters, "n_clusters", allow_none=False)
+    seed = check_seed(seed)
+    n_init = check_positive_int(n_init, "n_init", allow_none=False)
     A = as_graph(A)
     if n_clusters > A.shape[0]:
         raise ValueError(f"n_clusters={n_clusters} is more than the {A.shape[0]} nodes")
@@ -284,6 +291,7 @@ def spectral_order(A, *, seed: int = 0) -> GraphResult:
     Laplacian): strongly connected nodes land next to each other; a permuted band matrix gets its band back (up
     to reversal). A disconnected graph is ordered component by component (largest first), each by its own
     Fiedler vector. ``values`` is the permutation."""
+    seed = check_seed(seed)
     A = as_graph(A)
     _check_symmetric(A, "A")
     comp = connected_components(A)
