@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -111,6 +110,7 @@ def test_eval_mode_is_shared_and_restored_by_the_last_user():
 
 
 def test_compare_refuses_or_converts_a_dataframe_instead_of_iterating_its_column_names():
+    pd = pytest.importorskip("pandas")
     model = make_model()
     X = data(5, n=64).numpy()
     df = pd.DataFrame(X, columns=[f"c{i}" for i in range(16)])
