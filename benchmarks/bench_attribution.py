@@ -13,13 +13,18 @@ minimum is the least disturbed measurement; section 2 reports medians). Printed 
 3. Occlusion vs Captum: same window, stride, baseline and rows per pass; outputs must agree.
 4. Overhead over the model passes a method cannot avoid: IG against bare chunked forward+backward passes over
    the same interpolated rows; occlusion against bare chunked forward passes over the same occluded rows.
+5. Background Shapley at equal error: interventional values of an MLP on 10 features against a background of K
+   rows (exact values from fxwidgets' 2^10 coalitions x K rows are the truth, checked against shap's Exact explainer);
+   every estimator's budget is doubled until max |phi - phi_exact| <= tol x max |f(x) - E_b f(b)|. fxwidgets
+   shapley_permutation / kernel_shap / shapley_exact (background=) against shap PermutationExplainer / KernelExplainer
+   / ExactExplainer with shap.maskers.Independent(background, max_samples=K) (KernelExplainer: the background itself).
 
 Scaled to run in about a minute on a 2-core CPU (--scale 2 or more for bigger problems; anchors-compute.md
 section 13 describes the GPU-sized protocol: ResNet-50, 16 x 3 x 224 x 224, 16 features x 256 rows).
 Captum and shap: `pip install captum shap` (captum is also in the `test` extra); missing anchors are skipped
 with a message.
 
-Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale 1] [--threads 1]
+Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale 1] [--threads 1] [--only 5]
 """
 
 from __future__ import annotations
@@ -218,6 +223,76 @@ def bench_occlusion(args, captum_attr) -> None:
               f"max abs. difference {diff:.1e}")
 
 
+def max_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
+    return float((phi - exact).abs().max())
+
+
+def bench_background_shapley(args, shap) -> None:
+    if shap is None:
+        print("\n5. Background Shapley: shap is not installed, skipped")
+        return
+    n, rows, K = 10, 4 * args.scale, 16
+    torch.manual_seed(1)
+    mlp = torch.nn.Sequential(torch.nn.Linear(n, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+                              torch.nn.Linear(64, 1)).eval()
+    x, bg = torch.randn(rows, n), torch.randn(K, n)
+    t0 = time.perf_counter()
+    exact = fx.attribute(mlp, x, method="shapley_exact", background=bg).features
+    t_exact = time.perf_counter() - t0
+    with torch.no_grad():
+        scale = float((mlp(x)[:, 0] - mlp(bg)[:, 0].mean()).abs().max())
+    target = args.tol * scale * 10  # max error, not mean: a looser multiple of the same tolerance
+
+    def f_np(z):
+        with torch.no_grad():
+            return mlp(torch.as_tensor(z, dtype=torch.float32))[:, 0].numpy()
+
+    masker = shap.maskers.Independent(bg.numpy(), max_samples=K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shap_exact = torch.as_tensor(shap.explainers.Exact(f_np, masker)(x.numpy()).values, dtype=torch.float32)
+    print(f"\n5. Background Shapley at equal error: MLP on {n} features, {rows} rows, background of {K} rows; "
+          f"exact (2^{n} coalitions x {K}) {t_exact * 1e3:.0f} ms, max |fx exact - shap Exact| "
+          f"{max_error(shap_exact, exact):.1e}; target max |error| <= {target:.2e}")
+    perms = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    samples = [64, 128, 256, 512, 1022]
+    runs = {
+        "fx shapley_permutation": (lambda k: fx.attribute(mlp, x, method="shapley_permutation", background=bg,
+                                                          n_permutations=k, seed=1).features, perms),
+        "fx kernel_shap": (lambda k: fx.attribute(mlp, x, method="kernel_shap", background=bg, n_samples=k,
+                                                  seed=1).features, samples),
+        "fx shapley_exact": (lambda k: fx.attribute(mlp, x, method="shapley_exact", background=bg).features, [0]),
+        "shap PermutationExplainer": (lambda k: torch.as_tensor(shap.PermutationExplainer(f_np, masker, seed=1)(
+            x.numpy(), max_evals=k * (2 * n + 1), silent=True).values, dtype=torch.float32), perms),
+        "shap KernelExplainer": (lambda k: torch.as_tensor(np.asarray(shap.KernelExplainer(f_np, bg.numpy()).shap_values(
+            x.numpy(), nsamples=k, l1_reg=False, silent=True)), dtype=torch.float32).reshape(rows, n), samples),
+        "shap ExactExplainer": (lambda k: torch.as_tensor(shap.explainers.Exact(f_np, masker)(x.numpy()).values,
+                                                          dtype=torch.float32), [0]),
+    }
+    found = {}
+    for name, (run, budgets) in runs.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hit = None
+            for b in budgets:
+                err = max_error(run(b), exact)
+                if err <= target:
+                    hit = (b, err)
+                    break
+            if hit is None:
+                print(f"   {name:30s} did not reach the target within budget {budgets[-1]}")
+                continue
+            k, err = hit
+            t = timed(lambda k=k, run=run: run(k), max(1, args.repeats // 2))
+        found[name] = t
+        print(f"   {name:30s} budget {k:5d}   max error {err:.2e}   {t * 1e3:9.1f} ms")
+    for ours, theirs in (("fx shapley_permutation", "shap PermutationExplainer"), ("fx kernel_shap", "shap KernelExplainer"),
+                         ("fx shapley_exact", "shap ExactExplainer"), ("fx shapley_exact", "shap PermutationExplainer"),
+                         ("fx shapley_exact", "shap KernelExplainer")):
+        if ours in found and theirs in found:
+            print(f"   ratio {theirs} / {ours}: {found[theirs] / found[ours]:6.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -225,6 +300,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads for every contender (1 gives stable numbers on a shared machine)")
+    parser.add_argument("--only", type=int, choices=(1, 2, 3, 5), help="run one section")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -238,9 +314,11 @@ def main() -> None:
         shap = None
         print("shap is not installed (pip install shap): shap comparisons skipped")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
-    bench_ig(args, captum_attr)
-    bench_shapley(args, captum_attr, shap)
-    bench_occlusion(args, captum_attr)
+    sections = {1: lambda: bench_ig(args, captum_attr), 2: lambda: bench_shapley(args, captum_attr, shap),
+                3: lambda: bench_occlusion(args, captum_attr), 5: lambda: bench_background_shapley(args, shap)}
+    for key, section in sections.items():
+        if args.only in (None, key):
+            section()
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def bench_tiles(args) -> None:
     import torch
 
     import fxwidgets as fx
-    from fxwidgets.codec import pack
+    from fxwidgets.runtime.codec import pack
 
     n, d = 100_000, 64
     g = torch.Generator().manual_seed(0)

@@ -4,44 +4,67 @@ Affinities, attributions and selections computed with torch (GPU or CPU) and str
 being computed, into interactive Jupyter widgets.
 """
 
+from .compute.affinity import METRICS
+from .compute.attribution import METHODS as ATTRIBUTION_METHODS
+from .compute.evaluation import METRICS as EVALUATION_METRICS
 from .compute.memory import options
 from .runtime import Job, JobCancelled
 
-# Affinities: dense, k-NN, graphs, dense correspondence (issues 2, 3)
-from .api import affinity
-from .compute.affinity import METRICS
-from .compute.dense import LabelNoiseResult, PropagationResult, label_noise, location_affinity, propagate
-from .compute.graph import GraphResult, eigenvector_centrality, spectral_clustering, spectral_embedding, spectral_order
-from .compute.knn import KnnResult, knn, knn_graph, mutual_nn
-from .results import AffinityResult
+# Affinities: dense matrices, k-NN lists and graphs, graph analysis, dense correspondence
+from .api.affinity import (
+    affinity,
+    eigenvector_centrality,
+    knn,
+    knn_graph,
+    label_noise,
+    location_affinity,
+    mutual_nn,
+    propagate,
+    spectral_clustering,
+    spectral_embedding,
+    spectral_order,
+)
+from .results.affinity import AffinityResult, GraphResult, KnnResult, LabelNoiseResult, PropagationResult
 
-# Representation similarity (issue 4)
-from .compare_api import CompareResult, compare
-from .similarity_api import SimilarityResult, similarity
+# Representation similarity: one score, or a layer x layer CKA matrix
+from .api.similarity import compare, similarity
+from .results.similarity import CompareResult, SimilarityResult
 
-# Attributions (issue 5)
-from .attribution_api import attribute
-from .attribution_results import AttributionResult
-from .compute.attribution import METHODS as ATTRIBUTION_METHODS
+# Attributions, and how far to trust them
+from .api.attribution import attribute
+from .api.evaluation import evaluate
+from .compute.evaluation import attribution_explainer
+from .results.attribution import AttributionResult
+from .results.evaluation import EvaluationResult
 
-# Feature selection (issue 6)
-from .feature_selection import FeatureSelector, SelectionResult, select
+# Feature selection
+from .api.selection import FeatureSelector, select
+from .results.selection import SelectionResult
+
+# Datasets: embeddings, data selection, dataset distances
+from .api.datasets import activation_histograms, dataset_distance, embed, pair_score_histograms, select_samples
+from .results.datasets import (
+    ActivationHistogramsResult,
+    DatasetDistanceResult,
+    EmbeddingResult,
+    PairScoreHistogramsResult,
+    SampleSelectionResult,
+)
 
 # Views
-from .widgets import AffinityHeatmap
-from .widgets.attribution import AttributionView
-from .widgets.pixel_affinity import PixelAffinity
-from .widgets.ranking import FeatureRanking
-from .widgets.similarity import LayerComparison
-from .widgets.zoom_heatmap import ZoomHeatmap
+from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
+from .widgets import save_html
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ATTRIBUTION_METHODS", "AffinityHeatmap", "AffinityResult", "AttributionResult", "AttributionView",
-    "CompareResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled", "KnnResult",
-    "LabelNoiseResult", "LayerComparison", "METRICS", "PixelAffinity", "PropagationResult", "SelectionResult",
-    "SimilarityResult", "ZoomHeatmap", "affinity", "attribute", "compare", "eigenvector_centrality", "knn",
-    "knn_graph", "label_noise", "location_affinity", "mutual_nn", "options", "propagate", "select", "similarity",
+    "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "ActivationHistogramsResult", "AffinityHeatmap",
+    "AffinityResult", "AttributionResult", "AttributionView", "CompareResult", "DatasetDistanceResult",
+    "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled",
+    "KnnResult", "LabelNoiseResult", "LayerComparison", "PairScoreHistogramsResult", "PixelAffinity",
+    "PropagationResult", "SampleSelectionResult", "SelectionResult", "SimilarityResult", "ZoomHeatmap",
+    "activation_histograms", "affinity", "attribute", "attribution_explainer", "compare", "dataset_distance",
+    "eigenvector_centrality", "embed", "evaluate", "knn", "knn_graph", "label_noise", "location_affinity",
+    "mutual_nn", "options", "pair_score_histograms", "propagate", "save_html", "select", "select_samples", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

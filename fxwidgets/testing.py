@@ -7,9 +7,10 @@ from typing import Iterator
 
 import torch
 
-from .api import _affinity_view
 from .compute.affinity import AffinityAccumulator, AffinityTile, iter_affinity_tiles, plan_affinity
+from .results.affinity import AffinityResult
 from .runtime import Job
+from .widgets.affinity_heatmap import AffinityHeatmap
 
 
 def paced(tiles: Iterator[AffinityTile], delay: float, fail_at: int | None) -> Iterator[AffinityTile]:
@@ -26,4 +27,5 @@ def slow_affinity_job(n: int = 512, delay: float = 0.05, *, metric: str = "rbf",
     X = torch.randn(n, 8, generator=torch.Generator().manual_seed(seed))
     plan = plan_affinity(X, metric=metric, chunk_size=chunk_size)
     return Job(paced(iter_affinity_tiles(plan), delay, fail_at), AffinityAccumulator(plan),
-               name=f"slow-{metric}-affinity", view_factory=_affinity_view, params=plan.params, start=start)
+               finish=AffinityResult.from_record, name=f"slow-{metric}-affinity",
+               view_factory=AffinityHeatmap.from_job, params=plan.params, start=start)

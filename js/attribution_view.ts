@@ -1,17 +1,22 @@
-// AttributionView (docs/protocol.md, "AttributionView").
+// AttributionView (contract: fxwidgets/widgets/attribution.py, module docstring).
 //
-// One panel per method. `panel` messages carry a panel's values for the shown input (float32: H x W for
-// images, T for text tokens, F for tabular features); a `background` message carries the input image
-// (uint8 H x W x 3). Sign mode, colour map, opacity and outlier clipping are applied here, without a round
-// trip; the target selector writes the `target` trait and the kernel recomputes every panel.
+// One panel per method, after an "input" panel showing what was explained. `panel` messages carry a panel's
+// values for the shown input (float32: H x W for images, T for text tokens, F for tabular features); a
+// `background` message carries the input image (uint8 H x W x 3). Sign mode, colour map, opacity and outlier
+// clipping are applied here, without a round trip; the target selector writes `target` and the kernel recomputes
+// every panel. Image maps are drawn over a grey-scale copy of the input with opacity growing with |value|, each
+// with its own colour bar; the value under the pointer is in the tooltip; a panel with nothing to show says why.
 
-import type { RenderProps } from "@anywidget/types";
-import { type NdArray } from "./lib/codec";
-import { getColormap, isDiverging, type Lut } from "./lib/colormaps";
-import { formatValue } from "./lib/grid";
-import { createRpc, onMessage, reportRpcFailure } from "./lib/rpc";
-import { BASE_CSS, createJobUi, h, setHidden, styleElement } from "./lib/ui";
-import { finalizer } from "./lib/lifecycle";
+import type { NdArray } from "./lib/codec";
+import { createColorBar, type ColorBar } from "./lib/axis";
+import { lutAt, looksDiverging, resolveLut, type Lut } from "./lib/colormaps";
+import { clipScale, colourOf, paintOverlay } from "./lib/overlay";
+import { fmt, methodTitle } from "./lib/format";
+import { flowItems } from "./lib/sizing";
+import { createTooltip, type TipLine } from "./lib/tooltip";
+import { colorControls, labelled, readNumber, selectOf, setOptions, toolbar } from "./lib/toolbar";
+import { h, setHidden } from "./lib/ui";
+import { defineView, type View } from "./lib/view";
 
 export interface PanelInfo {
   method: string;
@@ -47,107 +52,76 @@ export interface AttributionTraits {
   progress: number;
   status: string;
   error: string;
+  // optional (a newer Python side): browse the rows of a batch
+  n_rows?: number;
+  row?: number;
+  row_names?: string[];
   [key: string]: unknown;
 }
 
 export const SIGNS = ["all", "positive", "negative", "absolute_value"] as const;
-const CMAPS = ["RdBu_r", "coolwarm", "viridis", "magma", "gray"];
-const SIDE = 224; // CSS px of an image panel
+const SIGN_NAMES: Readonly<Record<string, string>> = {
+  all: "both signs",
+  positive: "positive only",
+  negative: "negative only",
+  absolute_value: "magnitude",
+};
+const SIDE = 224; // CSS px of an image panel at full size
+const GAP = 12;
 
-const CSS = `${BASE_CSS}
+const CSS = `
 .fx-attr { display: flex; flex-direction: column; align-items: flex-start; padding: 4px 0; gap: 6px; }
-.fx-attr .fx-header { font-weight: 600; font-size: var(--jp-ui-font-size2, 15px); }
-.fx-attr .fx-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; }
-.fx-attr .fx-toolbar label { display: inline-flex; align-items: center; gap: 4px; color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); }
-.fx-attr .fx-panels { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-.fx-attr .fx-panel { display: flex; flex-direction: column; gap: 4px; max-width: 100%; }
+.fx-attr .fx-panels { display: flex; flex-wrap: wrap; gap: ${GAP}px; align-items: flex-start; max-width: 100%; }
+.fx-attr .fx-panel { display: flex; flex-direction: column; gap: 3px; max-width: 100%; min-width: 0; }
+.fx-attr .fx-panel-title, .fx-attr .fx-readout { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .fx-attr .fx-panel-title { font-weight: 600; }
-.fx-attr .fx-readout { font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); min-height: 1.2em; }
-.fx-attr canvas.fx-attr-image { width: ${SIDE}px; height: ${SIDE}px; image-rendering: pixelated; border: 1px solid var(--jp-border-color2, #e0e0e0); }
+.fx-attr .fx-readout { font-size: var(--jp-ui-font-size0, 11px); color: var(--jp-ui-font-color2, rgba(0,0,0,.54)); min-height: 1.3em; }
+.fx-attr .fx-tabular .fx-readout { white-space: normal; }
+.fx-attr .fx-panel-body { position: relative; line-height: 0; }
+.fx-attr canvas.fx-attr-image, .fx-attr canvas.fx-attr-input { display: block; image-rendering: pixelated;
+  border: 1px solid var(--jp-border-color2, #e0e0e0); box-sizing: content-box; }
+.fx-attr canvas.fx-attr-image { cursor: crosshair; }
 .fx-attr canvas.fx-spark { width: 120px; height: 24px; }
-.fx-attr .fx-tokens { max-width: 640px; line-height: 1.9; }
-.fx-attr .fx-token { padding: 1px 2px; margin: 0 1px; border-radius: 3px; white-space: pre; }
-.fx-attr .fx-waterfall { display: grid; grid-template-columns: max-content 320px max-content; gap: 2px 8px; align-items: center; }
-.fx-attr .fx-wf-track { position: relative; height: 14px; }
+.fx-attr .fx-attr-message { position: absolute; inset: 1px; display: flex; align-items: center; justify-content: center;
+  padding: 10px; text-align: center; line-height: 1.35; background: var(--jp-layout-color2, #eee);
+  color: var(--jp-ui-font-color1, rgba(0,0,0,.8)); overflow-wrap: anywhere; }
+.fx-attr .fx-panel-body.fx-flow .fx-attr-message { position: static; }
+.fx-attr .fx-tokens { display: flex; flex-wrap: wrap; gap: 4px 2px; max-width: 640px; line-height: 1.6; }
+.fx-attr .fx-token { padding: 1px 3px; border-radius: 3px; white-space: pre; cursor: default; }
+.fx-attr .fx-waterfall { display: grid; grid-template-columns: minmax(0, max-content) minmax(60px, 1fr) max-content;
+  gap: 2px 8px; align-items: center; width: 100%; max-width: 640px; }
+.fx-attr .fx-wf-track { position: relative; height: 14px; min-width: 0; }
 .fx-attr .fx-wf-bar { position: absolute; top: 1px; height: 12px; }
 .fx-attr .fx-wf-pos { background: #d6604d; }
 .fx-attr .fx-wf-neg { background: #4393c3; }
 .fx-attr .fx-wf-line { position: absolute; top: 0; bottom: 0; width: 1px; background: var(--jp-ui-font-color2, #888); }
-.fx-attr .fx-wf-name, .fx-attr .fx-wf-val { font-size: var(--jp-ui-font-size1, 13px); white-space: nowrap; }
+.fx-attr .fx-wf-name { max-width: 40vw; overflow: hidden; text-overflow: ellipsis; }
+.fx-attr .fx-wf-name, .fx-attr .fx-wf-val { font-size: var(--jp-ui-font-size1, 13px); white-space: nowrap; line-height: 1.3; }
+.fx-attr .fx-wf-val { font-variant-numeric: tabular-nums; text-align: right; }
 .fx-attr .fx-wf-total { font-weight: 600; }
+.fx-attr .fx-rows { display: inline-flex; align-items: center; gap: 4px; }
+.fx-attr .fx-rows button { min-width: 1.8em; }
 `;
 
-/** The value drawn for `v` in a sign mode (Captum's convention): the part of the attribution that is shown. */
-export function signed(v: number, sign: string): number {
-  switch (sign) {
-    case "positive":
-      return v > 0 ? v : 0;
-    case "negative":
-      return v < 0 ? -v : 0;
-    case "absolute_value":
-      return Math.abs(v);
-    default:
-      return v;
-  }
-}
-
-/** The `q`-th percentile (0..100) of |values| after the sign mode: the scale that clips outliers. */
-export function clipScale(values: ArrayLike<number>, sign: string, q: number): number {
-  const a: number[] = [];
+/** Why a panel shows no map, or null when it has something to show. */
+export function emptyReason(values: ArrayLike<number> | null, info: PanelInfo | undefined, target: string): string | null {
+  if (info?.status === "error") return `This method failed: ${info.error || "see the error below"}`;
+  if (!values) return info?.status === "running" ? "Computing…" : info?.status === "cancelled" ? "Cancelled before any result." : "No result yet.";
+  let any = false;
   for (let i = 0; i < values.length; i++) {
-    const s = Math.abs(signed(values[i], sign));
-    if (Number.isFinite(s) && s > 0) a.push(s);
-  }
-  if (a.length === 0) return 0;
-  a.sort((x, y) => x - y);
-  const pos = (Math.max(0, Math.min(100, q)) / 100) * (a.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(a.length - 1, lo + 1);
-  return a[lo] + (a[hi] - a[lo]) * (pos - lo);
-}
-
-/** Colour position in [0, 1] and overlay strength in [0, 1] for value `v`. */
-export function colourOf(v: number, sign: string, scale: number, diverging: boolean): [number, number] {
-  if (!(scale > 0) || !Number.isFinite(v)) return [0.5, 0];
-  const s = signed(v, sign);
-  let t = s / scale;
-  if (t > 1) t = 1;
-  if (t < -1) t = -1;
-  const strength = Math.abs(t);
-  if (sign === "all") return [diverging ? (t + 1) / 2 : strength, strength];
-  if (!diverging) return [strength, strength];
-  return sign === "negative" ? [0.5 - strength / 2, strength] : [0.5 + strength / 2, strength];
-}
-
-/** Blend the overlay of `values` (H x W) onto `bg` (H x W x 3 or null) into RGBA `out`. */
-export function paintOverlay(
-  values: Float32Array,
-  bg: Uint8Array | null,
-  lut: Lut,
-  diverging: boolean,
-  sign: string,
-  opacity: number,
-  clip: number,
-  out: Uint8ClampedArray,
-): number {
-  const scale = clipScale(values, sign, clip);
-  let checksum = 0;
-  for (let i = 0; i < values.length; i++) {
-    const [pos, strength] = colourOf(values[i], sign, scale, diverging);
-    const k = 3 * Math.min(255, Math.max(0, Math.floor(pos * 256)));
-    const a = opacity * strength;
-    const o = 4 * i;
-    for (let c = 0; c < 3; c++) {
-      const base = bg ? bg[3 * i + c] : 255;
-      out[o + c] = Math.round(base * (1 - a) + lut[k + c] * a);
-      checksum += out[o + c];
+    if (Number.isFinite(values[i]) && values[i] !== 0) {
+      any = true;
+      break;
     }
-    out[o + 3] = 255;
   }
-  return checksum;
+  if (any) return null;
+  const who = target ? ` for target “${target}”` : "";
+  if (info?.method === "grad_cam") {
+    return `Grad-CAM is zero everywhere${who}: it keeps only regions whose features push this output up, and none do. ` +
+      "Try another target, or a method that also shows negative evidence.";
+  }
+  return `Every attribution is 0${who}: nothing to show.`;
 }
-
-type Props = Pick<RenderProps<AttributionTraits>, "model" | "el"> & { signal?: AbortSignal };
 
 interface PanelDom {
   root: HTMLElement;
@@ -156,157 +130,219 @@ interface PanelDom {
   spark: HTMLCanvasElement;
   body: HTMLElement;
   canvas: HTMLCanvasElement | null;
+  message: HTMLElement;
+  colorbar: ColorBar;
+  /** The scale of the last drawing: what full colour means. */
+  scale: number;
+  /** Tooltip lines of the element with data-tip = k (tokens, waterfall rows). */
+  tips: ((k: number) => TipLine[]) | null;
 }
 
-function render({ model, el, signal }: Props): () => void {
-  const rpc = createRpc(model);
-  const disposers: Array<() => void> = [];
-  let disposed = false;
-  const get = <K extends keyof AttributionTraits>(k: K): AttributionTraits[K] => model.get(k);
-  const listen = (event: string, cb: () => void) => {
-    model.on(event, cb);
-    disposers.push(() => model.off(event, cb));
-  };
+function setup(view: View<AttributionTraits>): void {
+  const { root } = view;
+  view.data("status", "");
+  view.data("received", 0);
+  view.data("paints", 0);
 
   // ---- DOM -------------------------------------------------------------------------------------------
-  const root = h("div", { class: "fx-root fx-attr" });
-  root.dataset.status = "";
-  root.dataset.received = "0";
-  root.dataset.paints = "0";
-  const header = h("div", { class: "fx-header" });
-  const signSelect = h("select", { class: "fx-sign", attrs: { "aria-label": "sign mode" } });
-  for (const s of SIGNS) signSelect.appendChild(h("option", { text: s, attrs: { value: s } }));
-  const cmapSelect = h("select", { class: "fx-cmap", attrs: { "aria-label": "colormap" } });
-  for (const c of CMAPS) cmapSelect.appendChild(h("option", { text: c, attrs: { value: c } }));
-  const opacityInput = h("input", {
-    class: "fx-opacity",
-    attrs: { type: "range", min: "0", max: "1", step: "0.05", "aria-label": "opacity" },
-  });
-  const clipInput = h("input", {
-    class: "fx-clip",
-    attrs: { type: "number", min: "50", max: "100", step: "0.5", "aria-label": "clip percentile" },
-  });
-  const targetSelect = h("select", { class: "fx-target", attrs: { "aria-label": "target" } });
-  const signLabel = h("label", { children: [document.createTextNode("sign"), signSelect] });
-  const opacityLabel = h("label", { children: [document.createTextNode("opacity"), opacityInput] });
-  const clipLabel = h("label", { children: [document.createTextNode("clip %"), clipInput] });
-  const targetLabel = h("label", { children: [document.createTextNode("target"), targetSelect] });
-  const cmapLabel = h("label", { children: [document.createTextNode("cmap"), cmapSelect] });
-  const toolbar = h("div", {
-    class: "fx-toolbar",
-    children: [targetLabel, signLabel, cmapLabel, opacityLabel, clipLabel],
-  });
+  const header = view.titleElement();
+  const signSelect = selectOf("fx-sign", "sign mode", SIGNS.map((s) => [s, SIGN_NAMES[s]] as const));
+  const controls = colorControls(view, () => scheduleDraw(), { limits: false, center: false });
+  const opacityInput = h("input", { class: "fx-opacity", attrs: { type: "range", min: "0", max: "1", step: "0.05", "aria-label": "opacity" } });
+  const clipInput = h("input", { class: "fx-clip", attrs: { type: "number", min: "50", max: "100", step: "0.5", "aria-label": "clip percentile" } });
+  const targetSelect = selectOf("fx-target", "target", []);
+  const prevRow = h("button", { class: "fx-row-prev", text: "◀", attrs: { type: "button", title: "previous input" } });
+  const nextRow = h("button", { class: "fx-row-next", text: "▶", attrs: { type: "button", title: "next input" } });
+  const rowText = h("span", { class: "fx-row-text" });
+  const rowsNav = h("span", { class: "fx-rows", children: [prevRow, rowText, nextRow] });
+  const signLabel = labelled("show", signSelect);
+  const opacityLabel = labelled("opacity", opacityInput);
+  const clipLabel = labelled("clip at percentile", clipInput);
+  clipLabel.title = "full colour at this percentile of |attribution|: larger values saturate (outliers do not wash out the map)";
+  const targetLabel = labelled("explain output", targetSelect);
+  const cmapItems = controls.items;
+  const bar = toolbar(rowsNav, targetLabel, signLabel, ...cmapItems, opacityLabel, clipLabel);
   const panelsBox = h("div", { class: "fx-panels" });
-  const job = createJobUi(() => {
-    job.cancel.disabled = true;
-    rpc.request("cancel").catch((err) => warn("cancel", err));
-  });
-  disposers.push(() => job.destroy());
-  root.append(styleElement(CSS), header, toolbar, panelsBox, job.row, job.errorBox);
-  el.appendChild(root);
-  disposers.push(() => root.remove());
+  const tip = createTooltip(root);
+  const job = view.jobUi();
+  root.append(header, bar, panelsBox, job.row, job.errorBox);
 
   // ---- state -----------------------------------------------------------------------------------------
-  let values: Array<Float32Array | null> = [];
-  let background: Uint8Array | null = null;
+  let values: Array<NdArray | null> = [];
+  let background: { data: Uint8Array; h: number; w: number } | null = null;
   let doms: PanelDom[] = [];
+  let inputPanel: { root: HTMLElement; canvas: HTMLCanvasElement; caption: HTMLElement } | null = null;
   let received = 0;
   let paints = 0;
-  let frame = 0;
+  let side = SIDE;
+  const kind = () => view.get("kind");
+  const lut = (): Lut => resolveLut(view.get("cmap") ?? "RdBu_r", view.get("cmap_lut"), "RdBu_r");
+  const targetName = () => {
+    const t = view.get("target");
+    const names = view.get("target_names") ?? [];
+    return t === null || t === undefined ? "" : names[t] ?? String(t);
+  };
 
-  const buildPanels = () => {
+  function buildPanels(): void {
     panelsBox.replaceChildren();
-    const titles = get("titles") ?? [];
+    panelsBox.classList.toggle("fx-tabular", kind() !== "image"); // no maps to align: readouts may wrap
+    const titles = view.get("titles") ?? [];
     values = titles.map((_, i) => values[i] ?? null);
+    inputPanel = null;
+    if (kind() === "image") {
+      const canvas = h("canvas", { class: "fx-attr-input", attrs: { role: "img", "aria-label": "the input" } });
+      const caption = h("div", { class: "fx-readout" });
+      const panel = h("div", {
+        class: "fx-panel fx-input-panel",
+        children: [h("div", { class: "fx-panel-title", text: "Input" }), caption, h("div", { class: "fx-panel-body", children: [canvas] })],
+      });
+      panelsBox.appendChild(panel);
+      inputPanel = { root: panel, canvas, caption };
+    }
     doms = titles.map((t, i) => {
-      const title = h("div", { class: "fx-panel-title", text: t });
+      const title = h("div", { class: "fx-panel-title", text: methodTitle(t) });
+      title.title = `${methodTitle(t)} (method id: ${t})`;
       const readout = h("div", { class: "fx-readout" });
       const spark = h("canvas", { class: "fx-spark", attrs: { width: "120", height: "24", "aria-hidden": "true" } });
+      spark.title = "standard error of the estimate as samples are added";
       const body = h("div", { class: "fx-panel-body" });
+      const message = h("div", { class: "fx-attr-message", attrs: { role: "note" } });
+      setHidden(message, true);
       let canvas: HTMLCanvasElement | null = null;
-      if (get("kind") === "image") {
-        canvas = h("canvas", { class: "fx-attr-image", attrs: { role: "img", "aria-label": `${t} attribution` } });
-        body.appendChild(canvas);
+      if (kind() === "image") {
+        canvas = h("canvas", { class: "fx-attr-image", attrs: { role: "img", "aria-label": `${methodTitle(t)} attribution` } });
+        body.append(canvas, message);
+        bindHover(canvas, i);
+      } else {
+        body.classList.add("fx-flow");
+        body.append(message);
       }
-      const panel = h("div", { class: "fx-panel", children: [title, readout, spark, body] });
+      const colorbar = createColorBar(() => view.theme.fontFamily);
+      const panel = h("div", { class: "fx-panel", children: [title, readout, spark, body, colorbar.el] });
       panel.dataset.index = String(i);
       panelsBox.appendChild(panel);
-      return { root: panel, title, readout, spark, body, canvas };
+      return { root: panel, title, readout, spark, body, canvas, message, colorbar, scale: 0, tips: null };
     });
-  };
+    relayout();
+  }
 
-  const scheduleDraw = () => {
-    if (frame || disposed) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      draw();
-    });
-  };
-  disposers.push(() => {
-    if (frame) cancelAnimationFrame(frame);
-  });
+  /** Panel size from the width: image panels wrap, and shrink to fit a narrow column. */
+  function relayout(): void {
+    const n = doms.length + (inputPanel ? 1 : 0);
+    const avail = view.width();
+    if (kind() === "image") {
+      side = flowItems(Math.max(1, n), SIDE + 2, SIDE + 2, avail, GAP, 0.7).width - 2; // + the canvas border
+    } else {
+      side = Math.min(avail, kind() === "text" ? 640 : 560);
+    }
+    for (const d of doms) d.root.style.width = `${kind() === "image" ? side + 2 : side}px`;
+    if (inputPanel) inputPanel.root.style.width = `${side + 2}px`;
+    drawInput();
+    scheduleDraw();
+  }
 
-  const draw = () => {
-    const kind = get("kind");
-    const cmap = get("cmap") ?? "RdBu_r";
-    const lut = getColormap(cmap);
-    const div = isDiverging(cmap);
-    const sign = kind === "image" ? get("sign") ?? "all" : "all";
+  const scheduleDraw = view.frame(draw);
+
+  function draw(): void {
+    const L = lut();
+    const div = looksDiverging(view.get("cmap"));
+    const sign = kind() === "image" ? view.get("sign") ?? "all" : "all";
+    const infos = view.get("panels") ?? [];
     doms.forEach((d, i) => {
       const v = values[i];
       d.root.dataset.hasValues = v ? "1" : "0";
-      if (!v) return;
-      if (kind === "image") drawImage(d, v, lut, div, sign);
-      else if (kind === "text") drawText(d, v, lut, div);
-      else drawWaterfall(d, v, i);
+      const why = emptyReason(v?.data ?? null, infos[i], targetName());
+      d.message.textContent = why ?? "";
+      setHidden(d.message, why === null);
+      if (kind() === "image" && d.canvas) setHidden(d.colorbar.el, !v || why !== null);
+      if (!v) {
+        if (d.canvas) sizeCanvas(d.canvas, 1, 1);
+        return;
+      }
+      if (kind() === "image") drawImage(d, v, L, div, sign);
+      else if (kind() === "text") drawText(d, v.data as Float32Array, L, div);
+      else drawWaterfall(d, v.data as Float32Array, i);
     });
     paints += 1;
-    root.dataset.paints = String(paints);
-    root.dataset.sign = sign;
-  };
+    view.data("paints", paints);
+    view.data("sign", sign);
+    view.settled();
+  }
 
-  const drawImage = (d: PanelDom, v: Float32Array, lut: Lut, div: boolean, sign: string) => {
-    const shape = get("shape") ?? [];
-    const H = shape[0] ?? 1;
-    const W = shape[1] ?? v.length;
-    const canvas = d.canvas!;
-    if (canvas.width !== W || canvas.height !== H) {
-      canvas.width = W;
-      canvas.height = H;
-      const s = SIDE / Math.max(W, H);
-      canvas.style.width = `${Math.round(W * s)}px`;
-      canvas.style.height = `${Math.round(H * s)}px`;
+  function sizeCanvas(canvas: HTMLCanvasElement, W: number, H: number): void {
+    if (canvas.width !== W) canvas.width = W;
+    if (canvas.height !== H) canvas.height = H;
+    const s = side / Math.max(W, H);
+    canvas.style.width = `${Math.round(W * s)}px`;
+    canvas.style.height = `${Math.round(H * s)}px`;
+  }
+
+  function drawInput(): void {
+    if (!inputPanel) return;
+    const shape = view.get("shape") ?? [];
+    const H = background?.h ?? shape[0] ?? 1;
+    const W = background?.w ?? shape[1] ?? 1;
+    sizeCanvas(inputPanel.canvas, W, H);
+    const ctx = inputPanel.canvas.getContext("2d");
+    const t = targetName();
+    inputPanel.caption.textContent = t ? `explained output: ${t}` : "";
+    if (!ctx) return;
+    if (!background) {
+      ctx.fillStyle = view.theme.layout2;
+      ctx.fillRect(0, 0, W, H);
+      return;
     }
+    const img = ctx.createImageData(W, H);
+    for (let p = 0; p < W * H; p++) img.data.set([background.data[3 * p], background.data[3 * p + 1], background.data[3 * p + 2], 255], 4 * p);
+    ctx.putImageData(img, 0, 0);
+  }
+
+  function drawImage(d: PanelDom, v: NdArray, L: Lut, div: boolean, sign: string): void {
+    const [H, W] = v.shape.length === 2 ? v.shape : [1, v.data.length];
+    const canvas = d.canvas!;
+    sizeCanvas(canvas, W, H);
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
     const img = ctx.createImageData(W, H);
-    const bg = background && background.length === 3 * W * H ? background : null;
-    const checksum = paintOverlay(v, bg, lut, div, sign, Number(get("opacity") ?? 0.7), Number(get("clip") ?? 99), img.data);
+    const bg = background && background.h === H && background.w === W ? background.data : null;
+    const data = v.data as Float32Array;
+    const clip = Number(view.get("clip") ?? 99);
+    const checksum = paintOverlay(data, bg, L, div, sign, Number(view.get("opacity") ?? 0.7), clip, img.data);
     ctx.putImageData(img, 0, 0);
     canvas.dataset.checksum = String(checksum);
-  };
+    d.scale = clipScale(data, sign, clip);
+    const lim: [number, number] = sign === "all" ? [-d.scale, d.scale] : [0, d.scale];
+    const title = sign === "all" ? "attribution" : sign === "absolute_value" ? "|attribution|" : `${sign} attribution`;
+    d.colorbar.update(div && sign !== "all" ? halfLut(L, sign) : L, d.scale > 0 ? lim : null, Math.max(60, side), title);
+  }
 
-  const drawText = (d: PanelDom, v: Float32Array, lut: Lut, div: boolean) => {
-    const tokens = get("tokens") ?? [];
-    const scale = clipScale(v, "all", Number(get("clip") ?? 99));
+  function drawText(d: PanelDom, v: Float32Array, L: Lut, div: boolean): void {
+    const tokens = view.get("tokens") ?? [];
+    const scale = clipScale(v, "all", Number(view.get("clip") ?? 99));
+    d.scale = scale;
     const box = h("div", { class: "fx-tokens" });
+    const opacity = Number(view.get("opacity") ?? 0.7);
     for (let i = 0; i < v.length; i++) {
       const [pos, strength] = colourOf(v[i], "all", scale, div);
-      const k = 3 * Math.min(255, Math.max(0, Math.floor(pos * 256)));
-      const span = h("span", { class: "fx-token" });
-      span.textContent = i < tokens.length ? tokens[i] : `#${i}`; // tokens are data: text, never HTML
-      const a = Number(get("opacity") ?? 0.7) * strength;
-      span.style.backgroundColor = `rgba(${lut[k]}, ${lut[k + 1]}, ${lut[k + 2]}, ${a.toFixed(3)})`;
-      span.title = formatValue(v[i]);
+      const [r, g, b] = lutAt(L, pos);
+      const span = h("span", { class: "fx-token", text: i < tokens.length ? tokens[i] : `#${i}` }); // tokens are data: text
+      span.style.backgroundColor = `rgba(${r}, ${g}, ${b}, ${(opacity * strength).toFixed(3)})`;
       span.dataset.value = String(v[i]);
+      span.dataset.tip = String(i);
       box.appendChild(span);
     }
-    d.body.replaceChildren(box);
-  };
+    d.body.replaceChildren(box, d.message);
+    const method = methodTitle((view.get("titles") ?? [])[doms.indexOf(d)] ?? "");
+    d.tips = (k) => [
+      { value: `“${tokens[k] ?? `#${k}`}” (token ${k})`, strong: true },
+      { label: method, value: v[k] },
+    ];
+    d.colorbar.update(L, scale > 0 ? [-scale, scale] : null, Math.min(side, 320), "attribution");
+  }
 
-  const drawWaterfall = (d: PanelDom, v: Float32Array, i: number) => {
-    const names = get("feature_names") ?? [];
-    const info = (get("panels") ?? [])[i] ?? ({} as PanelInfo);
+  function drawWaterfall(d: PanelDom, v: Float32Array, i: number): void {
+    const names = view.get("feature_names") ?? [];
+    const info = (view.get("panels") ?? [])[i] ?? ({} as PanelInfo);
     const base = Number.isFinite(info.base_value as number) ? (info.base_value as number) : 0;
     const order = Array.from(v.keys()).sort((a, b) => Math.abs(v[b]) - Math.abs(v[a]));
     let cum = base;
@@ -325,10 +361,12 @@ function render({ model, el, signal }: Props): () => void {
     const span = hi - lo || 1;
     const x = (t: number) => `${((t - lo) / span) * 100}%`;
     const grid = h("div", { class: "fx-waterfall" });
-    const row = (name: string, track: HTMLElement, value: string, total = false) => {
-      const n = h("div", { class: `fx-wf-name${total ? " fx-wf-total" : ""}` });
-      n.textContent = name; // feature names are data: text, never HTML
+    const rows: Array<() => TipLine[]> = [];
+    const row = (name: string, track: HTMLElement, value: string, total: boolean, tipLines: () => TipLine[]) => {
+      const n = h("div", { class: `fx-wf-name${total ? " fx-wf-total" : ""}`, text: name }); // feature names are data: text
       const val = h("div", { class: `fx-wf-val${total ? " fx-wf-total" : ""}`, text: value });
+      for (const el of [n, track, val]) el.dataset.tip = String(rows.length);
+      rows.push(() => [{ value: name, strong: true }, ...tipLines()]);
       grid.append(n, track, val);
     };
     const lineTrack = (at: number) => {
@@ -338,42 +376,103 @@ function render({ model, el, signal }: Props): () => void {
       t.appendChild(line);
       return t;
     };
-    row("base value E[f]", lineTrack(base), formatValue(base), true);
+    row("base value E[f]", lineTrack(base), fmt(base), true, () => [{ label: "expected output over the baseline", value: base }]);
     for (const s of steps) {
       const t = h("div", { class: "fx-wf-track" });
-      const bar = h("div", { class: `fx-wf-bar ${v[s.j] >= 0 ? "fx-wf-pos" : "fx-wf-neg"}` });
-      bar.style.left = x(Math.min(s.start, s.end));
-      bar.style.width = `${(Math.abs(s.end - s.start) / span) * 100}%`;
-      bar.dataset.feature = String(s.j);
-      t.appendChild(bar);
+      const barEl = h("div", { class: `fx-wf-bar ${v[s.j] >= 0 ? "fx-wf-pos" : "fx-wf-neg"}` });
+      barEl.style.left = x(Math.min(s.start, s.end));
+      barEl.style.width = `${(Math.abs(s.end - s.start) / span) * 100}%`;
+      barEl.dataset.feature = String(s.j);
+      t.appendChild(barEl);
       const sign = v[s.j] >= 0 ? "+" : "−";
-      row(s.j < names.length ? names[s.j] : `feature ${s.j}`, t, `${sign}${formatValue(Math.abs(v[s.j]))}`);
+      const name = s.j < names.length ? names[s.j] : `feature ${s.j}`;
+      row(name, t, `${sign}${fmt(Math.abs(v[s.j]))}`, false, () => [
+        { label: "contribution", value: v[s.j] },
+        { label: "running total", value: s.end },
+      ]);
     }
-    row("model output f(x)", lineTrack(output), formatValue(output), true);
-    d.body.replaceChildren(grid);
-  };
+    row("model output f(x)", lineTrack(output), fmt(output), true, () => [{ label: "output", value: output }]);
+    d.tips = (k) => rows[k]?.() ?? [];
+    d.body.replaceChildren(grid, d.message);
+    setHidden(d.colorbar.el, true);
+  }
 
-  const drawReadouts = () => {
-    const infos = get("panels") ?? [];
+  /** The half of a diverging map a one-signed mode uses (so the colour bar shows the colours drawn). */
+  function halfLut(L: Lut, sign: string): Lut {
+    const out = new Uint8Array(768);
+    for (let i = 0; i < 256; i++) {
+      const t = sign === "negative" ? 0.5 - i / 510 : 0.5 + i / 510;
+      out.set(lutAt(L, t), 3 * i);
+    }
+    return out;
+  }
+
+  // ---- the value under the pointer ------------------------------------------------------------------
+  // Tokens and waterfall rows: one listener for all (they are rebuilt on every redraw).
+  view.dom<PointerEvent>(panelsBox, "pointermove", (ev) => {
+    const el = (ev.target as Element | null)?.closest?.("[data-tip]") as HTMLElement | null;
+    const panel = el?.closest(".fx-panel") as HTMLElement | null;
+    const d = panel ? doms[Number(panel.dataset.index)] : undefined;
+    if (!el || !d?.tips) {
+      if (!(ev.target as Element)?.closest?.("canvas.fx-attr-image")) tip.hide();
+      return;
+    }
+    const rr = root.getBoundingClientRect();
+    tip.show(d.tips(Number(el.dataset.tip)));
+    tip.place(ev.clientX - rr.left, ev.clientY - rr.top);
+  });
+  view.dom(panelsBox, "pointerleave", () => tip.hide());
+
+  function bindHover(canvas: HTMLCanvasElement, i: number): void {
+    view.dom<PointerEvent>(canvas, "pointermove", (ev) => {
+      const v = values[i];
+      if (!v || v.shape.length !== 2) return;
+      const [H, W] = v.shape;
+      const r = canvas.getBoundingClientRect();
+      const x = Math.floor(((ev.clientX - r.left - canvas.clientLeft) / canvas.clientWidth) * W);
+      const y = Math.floor(((ev.clientY - r.top - canvas.clientTop) / canvas.clientHeight) * H);
+      if (x < 0 || y < 0 || x >= W || y >= H) return tip.hide();
+      const value = (v.data as Float32Array)[y * W + x];
+      const scale = doms[i]?.scale ?? 0;
+      const rr = root.getBoundingClientRect();
+      tip.show(
+        [
+          { value: methodTitle((view.get("titles") ?? [])[i] ?? ""), strong: true },
+          { label: "pixel", value: `row ${y}, col ${x}` },
+          { cls: "fx-tt-value", label: "attribution", value, strong: true },
+          ...(scale > 0 ? [{ label: "of full colour", value: `${Math.round(Math.min(1, Math.abs(value) / scale) * 100)}%`, muted: true }] : []),
+        ],
+        background && background.h === H && background.w === W && inputPanel
+          ? { source: inputPanel.canvas, sx: Math.max(0, x - 8), sy: Math.max(0, y - 8), sw: Math.min(16, W), sh: Math.min(16, H), size: 64 }
+          : null,
+      );
+      tip.place(ev.clientX - rr.left, ev.clientY - rr.top);
+    });
+    view.dom(canvas, "pointerleave", () => tip.hide());
+  }
+
+  function drawReadouts(): void {
+    const infos = view.get("panels") ?? [];
     doms.forEach((d, i) => {
       const info = infos[i];
       if (!info) return;
       const parts: string[] = [];
       if (info.status === "running") parts.push(`${Math.round((info.progress ?? 0) * 100)}%`);
       if (info.done !== undefined) parts.push(`${info.done} ${info.done_label ?? ""}`.trim());
-      if (info.stderr !== undefined) parts.push(`mean s.e. ${formatValue(info.stderr)}`);
-      if (info.gap !== undefined) parts.push(`gap ${formatValue(info.gap)}`);
-      if (info.output !== undefined) parts.push(`f(x) ${formatValue(info.output)}`);
+      if (info.stderr !== undefined) parts.push(`mean s.e. ${fmt(info.stderr)}`);
+      if (info.gap !== undefined) parts.push(`completeness gap ${fmt(info.gap)}`);
+      if (info.output !== undefined) parts.push(`f(x) ${fmt(info.output)}`);
       d.readout.textContent = parts.join(" · ");
+      d.readout.title = d.readout.textContent; // one line over the map, the whole of it on hover
       d.root.dataset.status = info.status ?? "";
       d.root.dataset.stderr = info.stderr !== undefined ? String(info.stderr) : "";
       const hist = info.stderr_history ?? [];
       setHidden(d.spark, hist.length < 2);
       if (hist.length >= 2) drawSpark(d.spark, hist);
     });
-  };
+  }
 
-  const drawSpark = (c: HTMLCanvasElement, hist: number[]) => {
+  function drawSpark(c: HTMLCanvasElement, hist: number[]): void {
     const ctx = c.getContext("2d");
     if (!ctx) return;
     ctx.clearRect(0, 0, c.width, c.height);
@@ -387,128 +486,100 @@ function render({ model, el, signal }: Props): () => void {
       else ctx.lineTo(px, py);
     });
     ctx.stroke();
-  };
+  }
 
   // ---- controls --------------------------------------------------------------------------------------
-  const syncControls = () => {
-    const kind = get("kind");
-    signSelect.value = get("sign") ?? "all";
-    cmapSelect.value = get("cmap") ?? "RdBu_r";
-    opacityInput.value = String(get("opacity") ?? 0.7);
-    clipInput.value = String(get("clip") ?? 99);
-    setHidden(signLabel, kind !== "image");
-    setHidden(clipLabel, kind === "tabular");
-    setHidden(opacityLabel, kind === "tabular");
-    setHidden(cmapLabel, kind === "tabular");
-    const names = get("target_names") ?? [];
-    if (targetSelect.options.length !== names.length) {
-      targetSelect.replaceChildren(...names.map((n, i) => {
-        const o = h("option", { attrs: { value: String(i) } });
-        o.textContent = n; // class names are data
-        return o;
-      }));
-    }
-    const t = get("target");
+  function syncControls(): void {
+    const k = kind();
+    signSelect.value = view.get("sign") ?? "all";
+    opacityInput.value = String(view.get("opacity") ?? 0.7);
+    clipInput.value = String(view.get("clip") ?? 99);
+    setHidden(signLabel, k !== "image");
+    setHidden(clipLabel, k === "tabular");
+    setHidden(opacityLabel, k === "tabular");
+    for (const item of cmapItems) setHidden(item, k === "tabular");
+    const names = view.get("target_names") ?? [];
+    setOptions(targetSelect, names.map((n, i) => [String(i), n] as const)); // class names are data: text
+    const t = view.get("target");
     if (t !== null && t !== undefined) targetSelect.value = String(t);
-    targetSelect.disabled = !get("can_recompute");
+    targetSelect.disabled = !view.get("can_recompute");
+    targetSelect.title = view.get("can_recompute") ? "the kernel recomputes every panel for the chosen output" : "fixed: these attributions were computed for one target";
     setHidden(targetLabel, names.length === 0);
-    root.dataset.target = t === null || t === undefined ? "" : String(t);
-  };
-  const on = <K extends keyof HTMLElementEventMap>(t: HTMLElement, type: K, cb: () => void) => {
-    t.addEventListener(type, cb);
-    disposers.push(() => t.removeEventListener(type, cb));
-  };
-  on(signSelect, "change", () => {
-    model.set("sign", signSelect.value);
-    model.save_changes();
-  });
-  on(cmapSelect, "change", () => {
-    model.set("cmap", cmapSelect.value);
-    model.save_changes();
-  });
-  on(opacityInput, "input", () => {
-    model.set("opacity", Number(opacityInput.value));
-    model.save_changes();
-  });
-  on(clipInput, "change", () => {
-    const q = Number(clipInput.value);
-    if (Number.isFinite(q) && q >= 50 && q <= 100) {
-      model.set("clip", q);
-      model.save_changes();
-    }
-  });
-  on(targetSelect, "change", () => {
-    model.set("target", Number(targetSelect.value));
-    model.save_changes();
-  });
-
-  const syncJob = () => {
-    const status = get("status") ?? "";
-    root.dataset.status = status;
-    job.update({ status, progress: Number(get("progress") ?? 0), error: get("error") ?? "" });
-  };
-  const syncHeader = () => {
-    header.textContent = get("title") ?? "";
-    setHidden(header, !get("title"));
-  };
-
-  for (const k of ["sign", "cmap", "opacity", "clip"]) {
-    listen(`change:${k}`, () => {
-      syncControls();
-      scheduleDraw();
-    });
+    view.data("target", t === null || t === undefined ? "" : t);
+    const nRows = Number(view.get("n_rows") ?? 0);
+    const row = Number(view.get("row") ?? 0);
+    setHidden(rowsNav, !(nRows > 1));
+    const rowNames = view.get("row_names") ?? [];
+    rowText.textContent = `input ${row + 1} of ${nRows}${rowNames[row] ? `: ${rowNames[row]}` : ""}`;
+    prevRow.disabled = row <= 0;
+    nextRow.disabled = row >= nRows - 1;
   }
-  listen("change:target", syncControls);
-  listen("change:target_names", syncControls);
-  listen("change:can_recompute", syncControls);
-  listen("change:titles", () => {
+  view.dom(signSelect, "change", () => view.set("sign", signSelect.value));
+  view.dom(opacityInput, "input", () => view.set("opacity", Number(opacityInput.value)));
+  view.dom(clipInput, "change", () => {
+    const q = readNumber(clipInput);
+    if (q !== null && Number.isFinite(q) && q >= 50 && q <= 100) view.set("clip", q);
+  });
+  view.dom(targetSelect, "change", () => view.set("target", Number(targetSelect.value)));
+  const stepRow = (d: number) => {
+    const n = Number(view.get("n_rows") ?? 0);
+    const r = Number(view.get("row") ?? 0) + d;
+    if (r >= 0 && r < n) view.set("row", r);
+  };
+  view.dom(prevRow, "click", () => stepRow(-1));
+  view.dom(nextRow, "click", () => stepRow(1));
+
+  view.on(["sign", "cmap", "opacity", "clip"], () => {
+    syncControls();
+    scheduleDraw();
+  });
+  view.on(["target", "target_names", "can_recompute", "n_rows", "row", "row_names"], () => {
+    syncControls();
+    drawInput();
+  });
+  view.on("titles", () => {
     buildPanels();
     scheduleDraw();
   });
-  listen("change:panels", () => {
+  view.on("panels", () => {
     drawReadouts();
-    if (get("kind") === "tabular") scheduleDraw();
+    scheduleDraw();
   });
-  listen("change:shape", scheduleDraw);
-  listen("change:status", syncJob);
-  listen("change:progress", syncJob);
-  listen("change:error", syncJob);
-  listen("change:title", syncHeader);
+  view.on("shape", () => {
+    drawInput();
+    scheduleDraw();
+  });
+  view.on("kind", () => {
+    buildPanels();
+    syncControls();
+  });
 
-  // ---- data from the kernel ----------------------------------------------------------------------------
-  disposers.push(
-    onMessage<{ type: "panel"; index: number; generation: number; values: NdArray }>(model, "panel", (msg) => {
-      if (msg.generation < (get("generation") ?? 0)) return; // from a job the target selector replaced
-      if (msg.index < 0 || msg.index >= doms.length) return;
-      values[msg.index] = msg.values.data as Float32Array;
-      received += 1;
-      root.dataset.received = String(received);
-      root.dataset.generation = String(msg.generation);
-      scheduleDraw();
-    }),
-  );
-  disposers.push(
-    onMessage<{ type: "background"; image: NdArray }>(model, "background", (msg) => {
-      background = msg.image.data as Uint8Array;
-      scheduleDraw();
-    }),
-  );
+  // ---- data from the kernel --------------------------------------------------------------------------
+  view.onMessage<{ type: "panel"; index: number; generation: number; values: NdArray }>("panel", (msg) => {
+    if (msg.generation < (view.get("generation") ?? 0)) return; // from a job the target selector replaced
+    if (msg.index < 0 || msg.index >= doms.length) return;
+    values[msg.index] = msg.values;
+    received += 1;
+    view.data("received", received);
+    view.data("generation", msg.generation);
+    view.live();
+    scheduleDraw();
+  });
+  view.onMessage<{ type: "background"; image: NdArray }>("background", (msg) => {
+    const [H, W] = msg.image.shape;
+    background = { data: msg.image.data as Uint8Array, h: H, w: W };
+    view.live();
+    drawInput();
+    scheduleDraw();
+  });
 
   buildPanels();
   syncControls();
-  syncJob();
-  syncHeader();
   drawReadouts();
-  rpc.request("snapshot").catch((err) => warn("snapshot", err));
-
-  function warn(method: string, err: unknown): void {
-    if (!disposed) reportRpcFailure(method, err);
-  }
-
-  disposers.unshift(() => rpc.dispose()); // last: pending requests are rejected after the listeners are gone
-  return finalizer(disposers, signal, () => {
-    disposed = true;
+  view.onResize(() => relayout());
+  void view.request("snapshot").then((r) => {
+    if (r) view.live();
   });
 }
 
-export default { render };
+export default defineView<AttributionTraits>({ name: "fx-attr", css: CSS }, setup);

@@ -22,6 +22,8 @@ def test_wheel_contains_the_built_bundles(tmp_path):
         bundle = f"fxwidgets/static/{view}.js"
         assert bundle in names, bundle
         assert zipfile.ZipFile(wheel).getinfo(bundle).file_size > 1000
+    # the host of save_html pages, bundled on its own
+    assert zipfile.ZipFile(wheel).getinfo("fxwidgets/static/standalone_host.js").file_size > 1000
     assert not any(n.startswith(("js/", "tests/", "node_modules/")) for n in names)
     assert "fxwidgets/compute/affinity.py" in names
 

@@ -17,8 +17,6 @@ from .validate import as_matrix, check_choice, check_positive_float, check_posit
 
 METRICS = ("cosine", "dot", "rbf", "neg_sq_euclidean", "pearson")
 
-#: Working memory one tile may take. Tiles of ~32 MiB keep matmuls efficient and streaming smooth.
-
 #: Rows sampled (per side) to estimate the median distance for the RBF bandwidth.
 MEDIAN_SAMPLE = 1024
 
@@ -35,6 +33,23 @@ class AffinityTile:
     @property
     def progress(self) -> float:
         return self.row_stop / self.n_rows
+
+
+@dataclass
+class AffinityRecord:
+    """A pairwise affinity matrix (``values[i, j]`` = affinity of row i of X with row j of Y) and its making."""
+
+    values: torch.Tensor
+    metric: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.values.shape)
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device
 
 
 @dataclass
@@ -265,9 +280,7 @@ class AffinityAccumulator:
             dest.copy_(tile.values)
         self.rows_done = max(self.rows_done, tile.row_stop)
 
-    def result(self):
-        from ..results import AffinityResult
-
+    def result(self) -> AffinityRecord:
         if self.rows_done < self.plan.shape[0]:
             raise RuntimeError(f"affinity matrix is incomplete: {self.rows_done} of {self.plan.shape[0]} rows")
-        return AffinityResult(values=self.values, metric=self.plan.metric, params=dict(self.plan.params))
+        return AffinityRecord(values=self.values, metric=self.plan.metric, params=dict(self.plan.params))

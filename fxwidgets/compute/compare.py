@@ -489,6 +489,35 @@ def _sample_grams(keep_a, keep_b, keep_index, keep_labels, same):
     return ga, gb, np.concatenate(keep_index), labels
 
 
+@dataclass
+class CompareRecord:
+    """Minibatch CKA between every layer of model A (rows) and every layer of model B (columns).
+
+    ``values[i, j]`` is the CKA of ``layers_a[i]`` with ``layers_b[j]`` (NaN for a layer that was constant on
+    every batch), ``se`` its jackknife standard error over batches. ``grams_a``/``grams_b`` are each layer's
+    centred linear Gram matrix on the first ``gram_samples`` examples (``gram_index`` says which, ``gram_labels``
+    their labels when known): the sample-affinity matrices a view opens when a cell is clicked.
+    """
+
+    values: torch.Tensor
+    se: torch.Tensor
+    layers_a: list[str]
+    layers_b: list[str]
+    params: dict = field(default_factory=dict)
+    grams_a: list[torch.Tensor] | None = None
+    grams_b: list[torch.Tensor] | None = None
+    gram_index: np.ndarray | None = None
+    gram_labels: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.values.shape)
+
+    @property
+    def examples(self) -> int:
+        return int(self.params.get("examples", 0))
+
+
 class CompareAccumulator:
     """Folds per-batch HSIC values into the running layer x layer CKA matrix."""
 
@@ -546,15 +575,13 @@ class CompareAccumulator:
         yy = np.stack(self.batch_yy)[:, None, :]
         return _jackknife_matrix(xy, xx, yy)
 
-    def result(self):
-        from ..compare_api import CompareResult
-
+    def result(self) -> CompareRecord:
         if self.batches == 0:
             raise RuntimeError("no batch of 4 or more examples was seen; CKA needs at least one")
         params = dict(self.plan.params)
         params.update(examples=self.examples_seen, examples_used=self.examples_used, batches=self.batches,
                       se_method="jackknife over batches")
-        return CompareResult(values=torch.from_numpy(self.current()), se=torch.from_numpy(self.se()),
+        return CompareRecord(values=torch.from_numpy(self.current()), se=torch.from_numpy(self.se()),
                              layers_a=list(self.plan.layers_a), layers_b=list(self.plan.layers_b), params=params,
                              grams_a=self.grams_a, grams_b=self.grams_b, gram_index=self.gram_index,
                              gram_labels=self.gram_labels)

@@ -120,7 +120,7 @@ def principal_colours(locs: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor
 
 
 @dataclass
-class PropagationResult:
+class PropagationRecord:
     """Label distribution propagated to the target frame: ``probs`` (K, H, W), ``labels`` (H, W) = argmax."""
 
     probs: torch.Tensor
@@ -130,15 +130,9 @@ class PropagationResult:
     def labels(self) -> torch.Tensor:
         return self.probs.argmax(0)
 
-    def numpy(self) -> np.ndarray:
-        return self.probs.detach().cpu().numpy()
-
-    def __repr__(self) -> str:
-        return f"PropagationResult(probs={tuple(self.probs.shape)}, params={self.params})"
-
 
 @dataclass
-class LabelNoiseResult:
+class LabelNoiseRecord:
     """Per-pixel noisy-label score in [0, 1] of the target frame (1 = none of its high-affinity neighbours in the
     source frame share its label) and the flags ``score > threshold``."""
 
@@ -149,12 +143,6 @@ class LabelNoiseResult:
     @property
     def flags(self) -> torch.Tensor:
         return self.score > self.threshold
-
-    def numpy(self) -> np.ndarray:
-        return self.score.detach().cpu().numpy()
-
-    def __repr__(self) -> str:
-        return f"LabelNoiseResult(shape={tuple(self.score.shape)}, flagged={int(self.flags.sum())}, params={self.params})"
 
 
 def class_map(labels, name: str) -> torch.Tensor:
@@ -201,7 +189,7 @@ def _label_probs(labels, grid: tuple[int, int], name: str, n_classes: int | None
 
 def propagate(source_features, target_features, labels, *, k: int = 10, temperature: float = 0.07,
               metric: str = "cosine", radius: float | None = None, n_classes: int | None = None,
-              chunk_size: int | None = None) -> PropagationResult:
+              chunk_size: int | None = None) -> PropagationRecord:
     """Propagate ``labels`` (an (H, W) class map or a (K, H, W) soft mask of the source frame, at the feature
     grid's resolution) to the target frame through the top-``k`` affinities, softmax at ``temperature``.
 
@@ -247,7 +235,7 @@ def propagate(source_features, target_features, labels, *, k: int = 10, temperat
         wts = torch.nan_to_num(wts, nan=0.0)  # rows with no source in radius: all -inf
         out[start:stop] = (wts[:, :, None] * probs_src[idx]).sum(1)
     probs = out.T.reshape(n_k, h, w)
-    return PropagationResult(probs=probs, params={"method": "top-k softmax propagation", "k": k,
+    return PropagationRecord(probs=probs, params={"method": "top-k softmax propagation", "k": k,
                                                  "temperature": temperature, "metric": metric, "radius": radius,
                                                  "n_classes": n_k, "device": str(src.device),
                                                  "chunk_size": plan.chunk_size})
@@ -255,7 +243,7 @@ def propagate(source_features, target_features, labels, *, k: int = 10, temperat
 
 def label_noise(source_features, target_features, source_labels, target_labels, *, k: int = 10,
                 temperature: float = 0.07, metric: str = "cosine", radius: float | None = None,
-                threshold: float = 0.5, chunk_size: int | None = None) -> LabelNoiseResult:
+                threshold: float = 0.5, chunk_size: int | None = None) -> LabelNoiseRecord:
     """Temporal noisy-label indicator (TFAL): for each target pixel, the share of its top-k affinity weight in
     the source frame that lands on a different label, ``score(p) = 1 - sum_q w(p, q) [y_src(q) = y_tgt(p)]``.
     A pixel whose label disagrees with its high-affinity neighbours in the adjacent frame scores near 1."""
@@ -271,6 +259,6 @@ def label_noise(source_features, target_features, source_labels, target_labels, 
     tgt = tgt.to(prop.probs.device).long()
     agree = prop.probs.gather(0, tgt[None]).squeeze(0)
     score = (1.0 - agree).clamp(0.0, 1.0)
-    return LabelNoiseResult(score=score, threshold=threshold,
+    return LabelNoiseRecord(score=score, threshold=threshold,
                             params={**prop.params, "method": "temporal feature affinity label agreement (TFAL)",
                                     "threshold": threshold})

@@ -16,21 +16,12 @@ from .validate import as_tensor, check_bool, check_positive_float, check_positiv
 
 
 @dataclass
-class GraphResult:
+class GraphRecord:
     """Values computed on a graph plus how they were obtained (method, parameters, convergence)."""
 
     values: torch.Tensor
     method: str
     params: dict = field(default_factory=dict)
-
-    def numpy(self) -> np.ndarray:
-        return self.values.detach().cpu().numpy()
-
-    def to_dict(self) -> dict:
-        return {"method": self.method, "params": dict(self.params), "values": self.numpy()}
-
-    def __repr__(self) -> str:
-        return f"GraphResult(method={self.method!r}, shape={tuple(self.values.shape)}, params={self.params})"
 
 
 def as_graph(A, name: str = "A") -> torch.Tensor:
@@ -94,7 +85,7 @@ def _check_symmetric(A: torch.Tensor, name: str) -> None:
                          "symmetrize it first, e.g. knn_graph(..., symmetrize='max')")
 
 
-def eigenvector_centrality(A, *, max_iter: int = 1000, tol: float = 1e-8, seed: int = 0) -> GraphResult:
+def eigenvector_centrality(A, *, max_iter: int = 1000, tol: float = 1e-8, seed: int = 0) -> GraphRecord:
     """Leading eigenvector of a symmetric non-negative ``A`` by power iteration, entry-wise ≥ 0, unit L2 norm.
 
     Iterates on ``A + I`` (same eigenvectors, spectrum shifted by 1), which also converges when ``A`` is
@@ -120,7 +111,7 @@ def eigenvector_centrality(A, *, max_iter: int = 1000, tol: float = 1e-8, seed: 
         if delta < tol:
             break
     eig = float((v.T @ _matvec(A, v)).squeeze())
-    return GraphResult(values=v.squeeze(1).clamp_min(0), method="eigenvector_centrality",
+    return GraphRecord(values=v.squeeze(1).clamp_min(0), method="eigenvector_centrality",
                        params={"iterations": it, "converged": delta < tol, "last_change": delta, "tol": tol,
                                "eigenvalue": eig, "algorithm": "power iteration on A + I", "seed": seed,
                                "device": str(A.device)})
@@ -169,7 +160,7 @@ def _top_eigvecs(S: torch.Tensor, k: int, seed: int, tol: float, max_iter: int) 
 
 
 def spectral_embedding(A, n_components: int = 2, *, drop_first: bool = True, seed: int = 0, tol: float = 1e-6,
-                       max_iter: int = 500) -> GraphResult:
+                       max_iter: int = 500) -> GraphRecord:
     """Laplacian eigenmap of the graph: the eigenvectors of the normalised Laplacian ``I - D^-1/2 A D^-1/2``
     with the smallest eigenvalues, rescaled by ``D^-1/2`` (so that the first is constant on a connected graph).
 
@@ -193,7 +184,7 @@ def spectral_embedding(A, n_components: int = 2, *, drop_first: bool = True, see
     emb = _sign_flip(emb)
     if drop_first:
         emb, evals = emb[:, 1:], evals[1:]
-    return GraphResult(values=emb, method="spectral_embedding",
+    return GraphRecord(values=emb, method="spectral_embedding",
                        params={"n_components": n_components, "drop_first": drop_first,
                                "laplacian_eigenvalues": (1.0 - evals).tolist(), **info})
 
@@ -230,7 +221,7 @@ def kmeans(X: torch.Tensor, n_clusters: int, *, seed: int = 0, n_init: int = 4, 
     return best_labels, best_inertia
 
 
-def spectral_clustering(A, n_clusters: int, *, seed: int = 0, n_init: int = 4) -> GraphResult:
+def spectral_clustering(A, n_clusters: int, *, seed: int = 0, n_init: int = 4) -> GraphRecord:
     """Normalised spectral clustering (Ng-Jordan-Weiss style): k-means on the first ``n_clusters``
     eigenvectors of the normalised Laplacian, rows scaled to unit length. ``values`` are int64 labels
     numbered by first appearance."""
@@ -251,7 +242,7 @@ def spectral_clustering(A, n_clusters: int, *, seed: int = 0, n_init: int = 4) -
     present = np.unique(labels.cpu().numpy())[order]
     remap[torch.as_tensor(present)] = torch.arange(len(present))
     labels = remap.to(labels.device)[labels]
-    return GraphResult(values=labels, method="spectral_clustering",
+    return GraphRecord(values=labels, method="spectral_clustering",
                        params={"n_clusters": n_clusters, "seed": seed, "n_init": n_init, "kmeans_inertia": inertia,
                                **{k: v for k, v in emb.params.items() if k != "n_components"}})
 
@@ -286,7 +277,7 @@ def _subgraph(A: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
     return torch.sparse_coo_tensor(sub, vals[keep], (nodes.numel(), nodes.numel()), check_invariants=False).coalesce()
 
 
-def spectral_order(A, *, seed: int = 0) -> GraphResult:
+def spectral_order(A, *, seed: int = 0) -> GraphRecord:
     """A 1-D ordering of the nodes by the Fiedler vector (the first non-constant eigenvector of the normalised
     Laplacian): strongly connected nodes land next to each other; a permuted band matrix gets its band back (up
     to reversal). A disconnected graph is ordered component by component (largest first), each by its own
@@ -309,4 +300,4 @@ def spectral_order(A, *, seed: int = 0) -> GraphResult:
         if nodes.numel() == A.shape[0]:
             info.update(emb.params)
     order = torch.cat(parts)
-    return GraphResult(values=order, method="spectral_order", params={**info, "seed": seed})
+    return GraphRecord(values=order, method="spectral_order", params={**info, "seed": seed})

@@ -116,15 +116,15 @@ class KnnAccumulator:
         self.values[tile.row_start:tile.row_stop] = tile.values
         self.rows_done = max(self.rows_done, tile.row_stop)
 
-    def result(self) -> "KnnResult":
+    def result(self) -> KnnRecord:
         if self.rows_done < self.plan.n:
             raise RuntimeError(f"k-NN is incomplete: {self.rows_done} of {self.plan.n} rows")
-        return KnnResult(indices=self.indices, values=self.values, metric=self.plan.affinity.metric,
+        return KnnRecord(indices=self.indices, values=self.values, metric=self.plan.affinity.metric,
                          n_cols=self.plan.affinity.shape[1], params=dict(self.plan.params))
 
 
 @dataclass
-class KnnResult:
+class KnnRecord:
     """``indices[i]`` are the k rows of Y (or X) with the largest affinity to row i, best first; ``values[i]``
     their affinities."""
 
@@ -146,77 +146,29 @@ class KnnResult:
     def device(self) -> torch.device:
         return self.indices.device
 
-    def numpy(self):
-        return self.indices.cpu().numpy(), self.values.detach().cpu().numpy()
 
-    def to_dict(self) -> dict:
-        idx, val = self.numpy()
-        return {"metric": self.metric, "params": dict(self.params), "indices": idx, "values": val}
-
-    def softmax(self, temperature: float = 1.0) -> torch.Tensor:
-        """Row softmax of the k affinities at ``temperature``: weights that sum to 1 per row."""
-        return knn_softmax(self, temperature)
-
-    def mutual(self) -> torch.Tensor:
-        """(n, k) boolean: ``indices[i, j]`` has i among its own k neighbours (needs a square k-NN)."""
-        return mutual_mask(self)
-
-    def graph(self, *, symmetrize: str = "max", weights: str = "affinity", temperature: float = 1.0) -> torch.Tensor:
-        """The sparse k-NN affinity graph (see :func:`knn_graph`)."""
-        return knn_graph(self, symmetrize=symmetrize, weights=weights, temperature=temperature)
-
-    def __repr__(self) -> str:
-        return f"KnnResult(metric={self.metric!r}, n={self.n}, k={self.k}, device={self.device}, params={self.params})"
-
-
-def knn(X, k: int = 10, metric: str = "cosine", *, Y=None, exclude_self: bool | None = None,
-        bandwidth: float | None = None, chunk_size: int | None = None, stream: bool = False):
-    """The k rows of ``Y`` (default: rows of ``X``, each row excluding itself) with the largest affinity to each
-    row of ``X``, best first.
-
-    Parameters
-    ----------
-    X, Y:
-        (n, d) and (m, d) tensors or arrays (``Y`` by keyword); the result lives on X's device.
-    k:
-        Neighbours per row (at most m, or m - 1 when a row's own index is excluded).
-    metric:
-        Any metric of :func:`fxwidgets.affinity` (``cosine``, ``dot``, ``rbf``, ``neg_sq_euclidean``,
-        ``pearson``); "nearest" means "largest affinity" (so smallest distance for ``neg_sq_euclidean``).
-    exclude_self:
-        Default: True when ``Y`` is None (a row is not its own neighbour), False otherwise.
-    chunk_size:
-        Rows per tile, the memory knob: one ``chunk_size x m`` tile of affinities exists at a time, so memory is
-        O(n k + chunk_size m) whatever n. Default: tiles of about 32 MiB.
-    stream:
-        ``True`` runs the tiles in a background :class:`~fxwidgets.runtime.Job` (cancellable; ``job.result()``
-        waits for the :class:`KnnResult`).
-
-    Every input problem raises before the search starts. Ties between equal affinities are broken as
-    ``torch.topk`` breaks them.
-    """
+def knn_search(X, k: int = 10, metric: str = "cosine", *, Y=None, exclude_self: bool | None = None,
+               bandwidth: float | None = None, chunk_size: int | None = None) -> KnnRecord:
+    """The k best neighbours of every row of ``X`` among the rows of ``Y`` (default ``X``, itself excluded), drained
+    on this thread; the parameters are ``fx.knn``'s. Memory O(n k + chunk_size m)."""
     plan = plan_knn(X, Y, k, metric, exclude_self=exclude_self, bandwidth=bandwidth, chunk_size=chunk_size)
     acc = KnnAccumulator(plan)
-    if stream:
-        from ..runtime import Job
-
-        return Job(iter_knn(plan), acc, name=f"{plan.affinity.metric}-knn", params=plan.params)
     for tile in iter_knn(plan):
         acc.add(tile)
     return acc.result()
 
 
-def knn_softmax(result: KnnResult, temperature: float = 1.0) -> torch.Tensor:
+def knn_softmax(result: KnnRecord, temperature: float = 1.0) -> torch.Tensor:
     temperature = check_positive_float(temperature, "temperature", allow_none=False)
     return torch.softmax(result.values / temperature, dim=1)
 
 
-def _check_square(result: KnnResult, what: str) -> None:
+def _check_square(result: KnnRecord, what: str) -> None:
     if result.n_cols != result.n:
         raise ValueError(f"{what} needs a k-NN of X with itself (Y=None); this one is {result.n} x {result.n_cols}")
 
 
-def mutual_mask(result: KnnResult) -> torch.Tensor:
+def mutual_mask(result: KnnRecord) -> torch.Tensor:
     _check_square(result, "mutual neighbours")
     n, k = result.indices.shape
     rows = torch.arange(n, device=result.device)[:, None].expand(n, k)
@@ -228,13 +180,13 @@ def mutual_nn(X, Y=None, k: int = 1, metric: str = "cosine", *, chunk_size: int 
     """Mutual k-nearest-neighbour pairs ``(i, j)`` as a (P, 2) int64 tensor: j is among the k best of X[i] in Y
     and i among the k best of Y[j] in X. With ``Y=None``: pairs within X (i != j), each listed once (i < j)."""
     if Y is None:
-        r = knn(X, k, metric, chunk_size=chunk_size)
+        r = knn_search(X, k, metric, chunk_size=chunk_size)
         keep = mutual_mask(r)
         rows = torch.arange(r.n, device=r.device)[:, None].expand_as(r.indices)
         pairs = torch.stack([rows[keep], r.indices[keep]], dim=1)
         return pairs[pairs[:, 0] < pairs[:, 1]]
-    fwd = knn(X, k, metric, Y=Y, chunk_size=chunk_size)
-    bwd = knn(Y, k, metric, Y=X, chunk_size=chunk_size)
+    fwd = knn_search(X, k, metric, Y=Y, chunk_size=chunk_size)
+    bwd = knn_search(Y, k, metric, Y=X, chunk_size=chunk_size)
     n, m = fwd.n, bwd.n
     rows = torch.arange(n, device=fwd.device)[:, None].expand_as(fwd.indices)
     key_f = rows * m + fwd.indices
@@ -248,7 +200,7 @@ SYMMETRIZE = ("max", "mean", "mutual", "none")
 WEIGHTS = ("affinity", "binary", "softmax")
 
 
-def knn_graph(result: KnnResult, *, symmetrize: str = "max", weights: str = "affinity",
+def knn_graph(result: KnnRecord, *, symmetrize: str = "max", weights: str = "affinity",
               temperature: float = 1.0) -> torch.Tensor:
     """The k-NN affinity graph as a coalesced (n, n) ``torch.sparse_coo_tensor``.
 

@@ -49,12 +49,13 @@ def budget_bytes(device: torch.device) -> int:
 DENSE_MATRIX_HINT = "use fewer rows, or a k-NN graph instead of the dense matrix"
 
 
-def check_fits(nbytes: int, what: str, device: torch.device, *, hint: str = DENSE_MATRIX_HINT) -> None:
+def check_fits(nbytes: int, what: str, device: torch.device, *, hint: str | None = None) -> None:
     """Raise ``MemoryError`` before work when ``what`` needs more than the budget: the need, the budget, the setting
-    that sets it, and ``hint`` (the knob or change that lowers the need)."""
+    that sets it, and ``hint`` (the knob or change that lowers the need; None: :data:`DENSE_MATRIX_HINT`)."""
     budget = budget_bytes(device)
     if nbytes > budget:
         raise MemoryError(
             f"{what} needs {nbytes / 2**30:.2f} GiB on {device}, over the memory budget of {budget / 2**30:.2f} GiB "
-            f"(fxwidgets.options.memory_budget, default half the available memory); {hint}"
+            "(fxwidgets.options.memory_budget, default half the available memory); "
+            + (hint if hint is not None else DENSE_MATRIX_HINT)
         )

@@ -7,7 +7,8 @@ before any long work starts.
   may be open or closed), :func:`check_probability` ([0, 1]), :func:`check_positive_int`,
   :func:`check_positive_float`, :func:`check_index` (a position in 0..n-1), :func:`check_seed`;
 - everything else: :func:`check_choice` (one of a set), :func:`check_bool`, :func:`check_length` (a label or
-  name sequence with one entry per item).
+  name sequence with one entry per item), :func:`names_for` (feature names, or a DataFrame's columns),
+  :func:`as_indices` (a list of row indices).
 
 Every message starts with the argument's name and says what was expected. ``check_int``, ``check_float`` and the
 tensor checks raise ``TypeError`` for a value of the wrong kind (a string where a number belongs, a complex
@@ -80,6 +81,10 @@ def as_matrix(x: Any, name: str, *, device: torch.device | None = None) -> torch
 def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
     """Raise naming ``name``, the count and the first index of any NaN or Inf in a floating tensor."""
     if not t.is_floating_point():
+        return t
+    # One reduction first: a sum is finite only if every value is (NaN and ±Inf propagate), and it costs a
+    # fraction of the elementwise check's bool tensor. Only a non-finite sum (or an overflow) looks closer.
+    if bool(torch.isfinite(t.sum())):
         return t
     finite = torch.isfinite(t)
     if not bool(finite.all()):
@@ -236,3 +241,46 @@ def check_length(values: Any, name: str, expected: int, what: str, *, unit: str 
     if len(seq) != expected:
         raise ValueError(f"{name} has {len(seq)} entries but {what} has {expected}{' ' + unit if unit else ''}")
     return seq
+
+
+def names_for(names: Any, X: Any, d: int, arg: str = "feature_names") -> list[str] | None:
+    """``names`` (or a DataFrame's columns when ``names`` is None) as ``d`` strings; None when neither is given."""
+    if names is None and hasattr(X, "columns"):
+        names = list(X.columns)
+    if names is None:
+        return None
+    out = [str(v) for v in (names.tolist() if hasattr(names, "tolist") else names)]
+    check_length(out, arg, d, "X", unit="features")
+    return out
+
+
+def as_indices(x: Any, name: str, n: int, *, unique: bool = True, allow_empty: bool = False,
+               device: torch.device | None = None) -> torch.Tensor:
+    """``x`` as a 1-D int64 tensor of row indices in [0, n) (negative indices are refused, not wrapped)."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            a = np.asarray(x)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"{name} must be a sequence of row indices, got {type(x).__name__}") from exc
+        if a.size == 0:
+            a = a.astype(np.int64)
+        if a.dtype.kind == "b" or (a.dtype.kind not in "iu"):
+            raise TypeError(f"{name} must hold integer row indices, got dtype {a.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(a.astype(np.int64)))
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise TypeError(f"{name} must hold integer row indices, got dtype {t.dtype}")
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (a list of row indices), got shape {tuple(t.shape)}")
+    if t.numel() == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty; give at least one row index")
+    t = t.to(torch.int64)
+    if t.numel():
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} has index {bad}, outside the {n} rows [0, {n - 1}]")
+        if unique and torch.unique(t).numel() != t.numel():
+            raise ValueError(f"{name} lists some rows more than once; give each row index once")
+    return t if device is None else t.to(device)

@@ -54,15 +54,24 @@ class Coalescer(Generic[P]):
             wait = self._last_flush + self.interval - self._clock()
             if wait > 0:
                 if self._timer is None:
-                    self._timer = threading.Timer(wait, self._on_timer)
-                    self._timer.daemon = True
-                    self._timer.start()
+                    self._start_timer(wait)
                 return
         self._flush_pending()
+
+    def _start_timer(self, wait: float) -> None:
+        self._timer = threading.Timer(wait, self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _on_timer(self) -> None:
         with self._lock:
             self._timer = None
+            # A push may have flushed since this timer was set (it found the interval over first); flushing
+            # now would break the rate, so wait out the rest of the interval again.
+            wait = self._last_flush + self.interval - self._clock()
+            if wait > 0 and self._has_pending and not self._closed:
+                self._start_timer(wait)
+                return
         self._flush_pending()
 
     def _flush_pending(self) -> None:

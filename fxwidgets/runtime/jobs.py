@@ -3,7 +3,8 @@
 The generator is the single source of truth: the blocking call drains it on the caller's thread, a Job
 drains it on a worker thread (torch releases the GIL, so the kernel keeps answering the view). Each item
 goes into an *accumulator* (``add(item)``, ``result()``) shared by both paths, so the streamed final
-result is the blocking result by construction.
+result is the blocking result by construction. The accumulator's ``result()`` is a plain record; ``finish``
+turns it into what the caller gets (a typed result), on both paths.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 import traceback
 import weakref
 from typing import Any, Callable, Iterator, Protocol
+
+from .limits import EXIT_WAIT_S
 
 
 class JobCancelled(RuntimeError):
@@ -42,7 +45,7 @@ def _stop_live_jobs() -> None:
     for job in list(_LIVE):
         job.cancel()
     for job in list(_LIVE):
-        job.wait(timeout=5.0)
+        job.wait(timeout=EXIT_WAIT_S)
 
 
 class Job:
@@ -54,7 +57,10 @@ class Job:
         A generator of partial results. It is pulled one item at a time; cancelling stops it before the
         next item.
     accumulator:
-        Folds items into the final result (``add``/``result``).
+        Folds items into the final record (``add``/``result``).
+    finish:
+        ``finish(record)`` turns the accumulator's record into the value :meth:`result` returns (default: the
+        record itself).
     view_factory:
         ``view_factory(job, **kwargs)`` builds the live view returned by :meth:`show`.
     """
@@ -65,11 +71,13 @@ class Job:
         accumulator: Accumulator,
         *,
         name: str = "job",
+        finish: Callable[[Any], Any] | None = None,
         view_factory: Callable[..., Any] | None = None,
         params: dict | None = None,
         start: bool = True,
     ) -> None:
         self.name = name
+        self._finish = finish
         self.params = dict(params or {})
         self._source = source
         self._accumulator = accumulator
@@ -178,7 +186,15 @@ class Job:
             raise self.error
         if self.status == "cancelled":
             raise JobCancelled(f"job {self.name!r} was cancelled at {self.progress:.0%}")
-        return self._accumulator.result()
+        return self.completed_result()
+
+    def completed_result(self) -> Any:
+        """The result of a job whose status is ``done``, without waiting (usable inside a listener's
+        ``on_end``, which runs before :meth:`wait` returns)."""
+        if self.status != "done":
+            raise RuntimeError(f"job {self.name!r} has no result: its status is {self.status!r}")
+        record = self._accumulator.result()
+        return record if self._finish is None else self._finish(record)
 
     # -- observers -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener, on_attach: Callable[[], None] | None = None) -> None:

@@ -12,7 +12,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from ..codec import pack
+from .codec import pack
+from .limits import RPC_WORKERS
 
 log = logging.getLogger("fxwidgets.rpc")
 
@@ -24,7 +25,7 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fxwidgets-rpc")
+            _POOL = ThreadPoolExecutor(max_workers=RPC_WORKERS, thread_name_prefix="fxwidgets-rpc")
         return _POOL
 
 

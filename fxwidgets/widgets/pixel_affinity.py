@@ -23,10 +23,8 @@ from ..compute.dense import (
     propagate,
     unit_locations,
 )
-from .base import ColormapWidget, bundle
-
-#: Largest feature block shipped to the browser (float32 bytes): one kernel -> browser message.
-BROWSER_MAX_BYTES = 8 * 2**20
+from ..runtime.limits import BROWSER_MAX_BYTES
+from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
 
 #: Longest side of an image as shipped (display pixels); larger images are downsampled once.
 MAX_IMAGE_SIDE = 320
@@ -119,7 +117,7 @@ class PixelAffinity(ColormapWidget):
     modes = traitlets.List(traitlets.Unicode(), ["affinity"]).tag(sync=True)
     show_matches = traitlets.Bool(True).tag(sync=True)
     n_matches = traitlets.Int(0).tag(sync=True)
-    cmap = traitlets.Unicode("magma").tag(sync=True)
+    cmap = ColormapName("magma").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
     #: for (B, T, D) token features: the B sentences' tokens (inserted in the page as text)
@@ -129,7 +127,8 @@ class PixelAffinity(ColormapWidget):
 
     def __init__(self, features: Any, *, images: Any = None, labels: Any = None, tokens: Any = None, captions: Any = None,
                  temperature: float = 0.1, threshold: float = -1.0, path: str = "auto", max_matches: int = 64,
-                 k: int = 10, browser_max_bytes: int = BROWSER_MAX_BYTES, title: str = "") -> None:
+                 k: int = 10, browser_max_bytes: int = BROWSER_MAX_BYTES, title: str = "", cmap: Any = "magma") -> None:
+        check_cmap(cmap, "cmap")
         locs, grid = as_locations(features, "features")
         b, L, d = locs.shape
         token_rows: list[list[str]] = []
@@ -196,7 +195,7 @@ class PixelAffinity(ColormapWidget):
         super().__init__(n_images=b, grid=list(grid), image_shape=list(rgba.shape[1:3]), path=path,
                          path_reason=reason, temperature=float(temperature), threshold=float(threshold),
                          modes=modes, n_matches=int(self._matches.shape[0]), title=title, captions=caps,
-                         tokens=token_rows)
+                         tokens=token_rows, cmap=cmap)
         self.status, self.progress = "done", 1.0
         self.rows_served = 0
         self.rpc.register("init", self._rpc_init)
@@ -256,3 +255,27 @@ class PixelAffinity(ColormapWidget):
     def matches(self) -> np.ndarray:
         """Mutual-NN correspondences drawn as lines: rows of (b1, i1, j1, b2, i2, j2), best first per pair."""
         return self._matches.numpy()
+
+    # -- pictures and standalone pages ---------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        b = self.n_images
+        fig, _ = new_figure(2.6 * b, 2.8)
+        fig.clear()
+        axes = fig.subplots(1, b, squeeze=False)[0]
+        for t, ax in enumerate(axes):
+            if self.tokens:
+                ax.text(0.02, 0.5, " ".join(tok for tok in self.tokens[t] if tok), wrap=True, va="center", fontsize=8)
+            else:
+                ax.imshow(self._rgba[t])
+            ax.set_axis_off()
+            ax.set_title(self.captions[t] if self.captions else f"{'sentence' if self.tokens else 'image'} {t + 1}",
+                         fontsize=9)
+        if self.title:
+            fig.suptitle(self.title)
+        return fig
+
+    def _standalone(self, page: Any) -> None:
+        page.answer("init", {}, self._rpc_init({}))
+        if self.path == "kernel":
+            page.omit("the similarity map under the pointer (the features are too large to ship)")
+

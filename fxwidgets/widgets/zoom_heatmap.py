@@ -9,53 +9,20 @@ import numpy as np
 import torch
 import traitlets
 
-from ..compute.validate import as_matrix, check_choice, check_positive_int
 from ..compute.affinity import METRICS
 from ..compute.knn import prepare
+from ..compute.ordering import ORDERS, order_rows
+from ..compute.validate import as_matrix, check_choice, check_positive_int
 from ..compute.zoom import BlockPyramid
-from ..results import default_style
-from .base import ColormapWidget, bundle
-
-ORDERS = ("given", "labels", "cluster", "spectral")
+from ..results.affinity import default_style
+from ..compute.ordering import MAX_BOUNDARIES
+from ..results.base import show_matrix
+from ..results.colors import check_center
+from ..runtime.limits import STANDALONE_MAX_BYTES
+from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
 
 #: Cells per tile side: 256 x 256 float32 = 256 KiB per tile message, a few tiles fill a 512 px view.
 TILE = 256
-
-#: Most group boundaries sent to the view (lines between label/cluster groups).
-MAX_BOUNDARIES = 512
-
-
-def _order_from(kind: str, x: torch.Tensor, plan, labels, n_clusters: int, seed: int) -> tuple[torch.Tensor, list[int], dict]:
-    n = x.shape[0]
-    info: dict = {"order": kind}
-    if kind == "given":
-        return torch.arange(n), [], info
-    if kind == "labels":
-        codes = np.unique(np.asarray(labels), return_inverse=True)[1].reshape(-1)
-        order = np.argsort(codes, kind="stable")
-        groups = codes[order]
-    elif kind == "cluster":
-        from ..compute.graph import kmeans
-
-        lab, inertia = kmeans(plan.left, n_clusters, seed=seed, n_init=1, max_iter=25)
-        lab = lab.cpu().numpy()
-        order = np.argsort(lab, kind="stable")
-        groups = lab[order]
-        info.update({"n_clusters": n_clusters, "clusters": "k-means on the prepared rows (k-means++, seeded)",
-                     "seed": seed, "inertia": inertia})
-        info["cluster_labels"] = lab
-    else:  # spectral
-        from ..compute.graph import spectral_order
-        from ..compute.knn import knn
-
-        k = min(10, n - 1)
-        g = knn(x, k=k, metric="rbf").graph(symmetrize="max")
-        res = spectral_order(g, seed=seed)
-        order = res.values.cpu().numpy()
-        info.update({"spectral": f"Fiedler vector of the symmetric {k}-NN RBF graph", "seed": seed})
-        return torch.as_tensor(order), [], info
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    return torch.as_tensor(order), change[:MAX_BOUNDARIES].tolist(), info
 
 
 class ZoomHeatmap(ColormapWidget):
@@ -88,9 +55,12 @@ class ZoomHeatmap(ColormapWidget):
     estimate = traitlets.Unicode("").tag(sync=True)
     order = traitlets.Unicode("given").tag(sync=True)
     boundaries = traitlets.List(traitlets.Int()).tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
+    #: the name of each group of the order (``len(boundaries) + 1`` entries): labels, or "cluster k"
+    group_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    cmap = ColormapName("viridis").tag(sync=True)
     vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
     vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    center = traitlets.Float(None, allow_none=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     #: [first row, first col, rows shown] of the visible window, in ordered coordinates (the view writes it)
     viewport = traitlets.List(traitlets.Float(), [0.0, 0.0, 0.0]).tag(sync=True)
@@ -99,9 +69,11 @@ class ZoomHeatmap(ColormapWidget):
 
     def __init__(self, X: Any, metric: str = "cosine", *, labels: Sequence[Any] | None = None,
                  order: str | Sequence[int] | None = None, n_clusters: int = 10, bandwidth: float | None = None,
-                 cmap: str | None = None, vmin: float | None = None, vmax: float | None = None, title: str = "",
-                 tile_size: int = TILE, samples: int = 4, seed: int = 0) -> None:
+                 cmap: Any = None, vmin: float | None = None, vmax: float | None = None, center: float | None = None,
+                 title: str = "", tile_size: int = TILE, samples: int = 4, seed: int = 0) -> None:
         metric = check_choice(metric, "metric", METRICS)
+        check_cmap(cmap, "cmap")
+        center = check_center(center)
         x = as_matrix(X, "X")
         n = x.shape[0]
         tile_size = check_positive_int(tile_size, "tile_size", allow_none=False)
@@ -128,18 +100,23 @@ class ZoomHeatmap(ColormapWidget):
                 raise ValueError(f"order must be 'given', 'labels', 'cluster', 'spectral' or a permutation of 0..{n - 1}")
             perm_t, bounds, info = torch.as_tensor(perm), [], {"order": "permutation"}
         else:
-            perm_t, bounds, info = _order_from(kind, x, plan, labels, n_clusters, seed)
+            perm_t, bounds, info = order_rows(kind, x, plan, labels, n_clusters, seed)
         self.cluster_labels = info.pop("cluster_labels", None)
         self.pyramid = BlockPyramid(plan, perm_t, tile=tile_size, samples=samples, seed=seed)
         nonneg = metric == "cosine" and bool((x >= 0).all())
         style = default_style(metric, nonnegative=nonneg)
+        order_np = perm_t.cpu().numpy()
+        names = self._group_names(info["order"], bounds, order_np, labels, self.cluster_labels)
+        if center is not None:  # a centre replaces the metric's default range, as in .plot()
+            style = {**style, "vmin": None, "vmax": None}
         super().__init__(n=n, tile_size=tile_size, levels=self.pyramid.levels, metric=metric,
                          estimate=self.pyramid.estimate, order=info["order"], boundaries=bounds,
-                         cmap=cmap or style["cmap"], vmin=style["vmin"] if vmin is None else vmin,
-                         vmax=style["vmax"] if vmax is None else vmax, title=title,
+                         group_labels=names,
+                         cmap=style["cmap"] if cmap is None else cmap, vmin=style["vmin"] if vmin is None else vmin,
+                         vmax=style["vmax"] if vmax is None else vmax, center=center, title=title,
                          viewport=[0.0, 0.0, float(n)])
         self.params = {**plan.params, **info, "tile_size": tile_size, "estimate": self.pyramid.estimate}
-        self.order_indices = perm_t.cpu().numpy()
+        self.order_indices = order_np
         self.labels = labels
         self.status, self.progress = "done", 1.0
         self.served: list[tuple[int, int, int]] = []
@@ -147,6 +124,16 @@ class ZoomHeatmap(ColormapWidget):
         self.rpc.register("tile", self._rpc_tile)
         self.rpc.register("cell", self._rpc_cell)
 
+
+    @staticmethod
+    def _group_names(order: str, bounds: list[int], perm: np.ndarray, labels: Any, clusters: Any) -> list[str]:
+        """One name per group of the order (at most MAX_BOUNDARIES + 1, as ``boundaries`` is cut)."""
+        if order not in ("labels", "cluster") or len(perm) == 0:
+            return []
+        starts = [0] + list(bounds)[:MAX_BOUNDARIES]
+        if order == "labels":
+            return [str(labels[int(perm[s])]) for s in starts]
+        return [f"cluster {int(clusters[int(perm[s])])}" for s in starts]
 
     @traitlets.validate("selection")
     def _valid_selection(self, proposal: Any) -> dict:
@@ -203,3 +190,48 @@ class ZoomHeatmap(ColormapWidget):
     def tile(self, level: int, ti: int, tj: int) -> np.ndarray:
         """What the view draws for tile (ti, tj) of ``level``: block means of 2**level x 2**level entries."""
         return self.pyramid.compute(level, ti, tj)["values"].numpy()
+
+    # -- pictures and standalone pages ---------------------------------------------------------------
+    def _kernel_figure(self) -> Any:
+        top = self.tile(self.levels - 1, 0, 0)
+        fig, ax = new_figure(5.2, 4.4)
+        b = 2 ** (self.levels - 1)
+        im = show_matrix(ax, top, cmap=self.colormap(), vmin=self.vmin, vmax=self.vmax, center=self.center)
+        ax.set_title(self.title or f"{self.metric} affinity, {self.n} rows" + (f" (blocks of {b})" if b > 1 else ""))
+        ax.set_xlabel(f"row (ordered by {self.order})")
+        ax.set_ylabel(f"row (ordered by {self.order})")
+        ticks = np.linspace(0, top.shape[0] - 0.5, 5)
+        for set_ticks in (ax.set_xticks, ax.set_yticks):
+            set_ticks(ticks, [str(min(self.n, int(round((t + 0.5) * b)))) for t in ticks])
+        fig.colorbar(im, ax=ax, label=self.metric)
+        return fig
+
+    def levels_to_ship(self, budget: int = STANDALONE_MAX_BYTES // 2) -> list[int]:
+        """The zoom levels whose every tile fits ``budget`` bytes together (coarsest first): what a standalone
+        page answers without the kernel."""
+        shipped, total = [], 0
+        for level in range(self.levels - 1, -1, -1):
+            cells = -(-self.n // 2**level)
+            nbytes = cells * cells * 4
+            if total + nbytes > budget:
+                break
+            shipped.append(level)
+            total += nbytes
+        return shipped
+
+    def _standalone(self, page: Any) -> None:
+        levels = self.levels_to_ship(page.budget // 2)
+        for level in levels:
+            n_tiles = -(-self.pyramid.cells(level) // self.tile_size)
+            for ti in range(n_tiles):
+                for tj in range(n_tiles):
+                    page.answer("tile", {"level": level, "ti": ti, "tj": tj}, self.pyramid.compute(level, ti, tj))
+        if levels and levels[-1] > 0:
+            page.omit(f"zooming in past blocks of {2 ** levels[-1]} rows")
+        if levels and levels[-1] == 0:
+            matrix = np.concatenate([np.concatenate([self.tile(0, ti, tj) for tj in range(-(-self.n // self.tile_size))],
+                                                    axis=1) for ti in range(-(-self.n // self.tile_size))], axis=0)
+            labels = None if self.labels is None else [str(v) for v in self.labels]
+            page.cells(matrix, order=self.order_indices, labels=labels, what="the exact value under the pointer")
+        else:
+            page.omit("the exact value under the pointer")

@@ -1,5 +1,5 @@
 // Index math of a (possibly downsampled) matrix view: CSS pixel -> display cell -> full-matrix rows/cols,
-// drag rectangles -> selection lists, canvas layout, tooltip text. Pure functions, no DOM.
+// drag rectangles -> selection lists, tooltip text. Pure functions, no DOM.
 
 export interface Grid {
   /** Display grid size (`display_shape`). */
@@ -131,47 +131,17 @@ export function selectionCells(g: Grid, sel: unknown): { i0: number; i1: number;
   return { i0: Math.max(0, i0), i1: Math.min(g.h - 1, i1), j0: Math.max(0, j0), j1: Math.min(g.w - 1, j1) };
 }
 
-export interface Layout {
-  cssW: number;
-  cssH: number;
-}
+// One implementation each, in the kit: the matrix fit (sizing.ts) and the number formatting (format.ts).
+export { fitMatrix as layout, type Box as Layout } from "./sizing";
+export { fmt as formatValue, rangeText } from "./format";
 
-/**
- * CSS size of the heatmap canvas: as wide as `avail` allows, at most `maxSide` per side, square cells when
- * that keeps both sides ≥ `minSide`; otherwise the short side is stretched to `minSide`.
- */
-export function layout(h: number, w: number, avail: number, maxSide = 640, minSide = 64): Layout {
-  const side = Math.max(1, Math.min(maxSide, avail > 0 && Number.isFinite(avail) ? avail : maxSide));
-  if (h <= 0 || w <= 0) return { cssW: side, cssH: Math.min(side, minSide) };
-  const cell = Math.min(side / w, side / h);
-  const lo = Math.min(side, minSide);
-  const cssW = Math.max(lo, Math.min(side, w * cell));
-  const cssH = Math.max(lo, Math.min(side, h * cell));
-  return { cssW: Math.floor(cssW), cssH: Math.floor(cssH) };
-}
-
-/** A number to 4 significant digits, without trailing zeros ("0.1235", "1.235e+6", "NaN"). */
-export function formatValue(v: number | null | undefined): string {
-  if (v === null || v === undefined || Number.isNaN(v)) return "NaN";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  if (a >= 1e-4 && a < 1e6) return String(Number(v.toPrecision(4)));
-  const [m, e] = v.toExponential(3).split("e");
-  return `${String(Number(m))}e${e}`;
-}
-
-/** "row 5" or "rows 40–47" (word is "row" or "col"). */
-export function rangeText(word: string, lo: number, hi: number): string {
-  return lo === hi ? `${word} ${lo}` : `${word}s ${lo}–${hi}`;
-}
-
-/** The label(s) of a range: "cat", "cat … dog", or "" when there are no labels. */
+/** The label(s) of a range: "cat", "cat … dog" (first and last), or "" when there are no labels. */
 export function labelText(labels: readonly unknown[] | null | undefined, lo: number, hi: number): string {
   if (!Array.isArray(labels) || labels.length === 0) return "";
   const at = (k: number) => (k >= 0 && k < labels.length && labels[k] != null ? String(labels[k]) : "");
   const a = at(lo);
   if (lo === hi) return a;
   const b = at(hi);
+  if (a === b) return a; // a block inside one class: its name once
   return a && b ? `${a} … ${b}` : a || b;
 }

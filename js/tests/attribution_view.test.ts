@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { getColormap } from "../lib/colormaps";
-import { clipScale, colourOf, paintOverlay, signed } from "../attribution_view";
+import { clipScale, colourOf, paintOverlay, signed, underlayGrey } from "../lib/overlay";
+import { emptyReason } from "../attribution_view";
 
 describe("sign modes (Captum's convention)", () => {
   it("keeps the part of the attribution each mode shows", () => {
@@ -36,18 +37,38 @@ describe("colourOf", () => {
 });
 
 describe("paintOverlay", () => {
-  it("leaves the background where nothing is shown and changes with the sign mode", () => {
+  it("shows the grey-scale input where nothing is shown and changes with the sign mode", () => {
     const values = Float32Array.from([1, -1, 0, 0.5]);
     const bg = Uint8Array.from([10, 20, 30, 10, 20, 30, 10, 20, 30, 10, 20, 30]);
+    const grey = underlayGrey(10, 20, 30); // 96 + 0.6 * (0.299*10 + 0.587*20 + 0.114*30) = 106.9 -> 107
+    expect(grey).toBe(107);
     const lut = getColormap("RdBu_r");
     const all = new Uint8ClampedArray(16);
     const pos = new Uint8ClampedArray(16);
     const sumAll = paintOverlay(values, bg, lut, true, "all", 1, 100, all);
     const sumPos = paintOverlay(values, bg, lut, true, "positive", 1, 100, pos);
-    expect(Array.from(pos.slice(4, 7))).toEqual([10, 20, 30]); // a negative pixel in positive mode: bare input
-    expect(Array.from(all.slice(8, 11))).toEqual([10, 20, 30]); // a zero pixel: bare input
-    expect(Array.from(all.slice(4, 7))).not.toEqual([10, 20, 30]);
+    expect(Array.from(pos.slice(4, 7))).toEqual([grey, grey, grey]); // a negative pixel in positive mode: bare input
+    expect(Array.from(all.slice(8, 11))).toEqual([grey, grey, grey]); // a zero pixel: bare input
+    // full strength at opacity 1: the map's colour, here the top of RdBu_r for the largest positive value
+    expect(Array.from(all.slice(0, 3))).toEqual(Array.from(lut.slice(3 * 255, 3 * 256)));
+    // half the scale: half-way between the grey and the map's colour at t = 0.75
+    const k = 3 * Math.floor(0.75 * 256);
+    for (let c = 0; c < 3; c++) expect(all[12 + c]).toBe(Math.round(grey * 0.5 + lut[k + c] * 0.5));
     expect(sumAll).not.toBe(sumPos);
     expect(all[3]).toBe(255);
+  });
+});
+
+describe("emptyReason: a panel with nothing to show says why", () => {
+  const done = { method: "grad_cam", title: "grad_cam", status: "done", progress: 1 };
+  it("explains an all-zero Grad-CAM for the target", () => {
+    const why = emptyReason(new Float32Array(16), done, "cat");
+    expect(why).toMatch(/Grad-CAM is zero everywhere for target “cat”/);
+  });
+  it("is null when there is a value to draw, and names errors and pending work", () => {
+    expect(emptyReason(Float32Array.from([0, 0, 1e-9]), done, "cat")).toBeNull();
+    expect(emptyReason(Float32Array.from([NaN, 0]), { ...done, method: "saliency" }, "")).toBe("Every attribution is 0: nothing to show.");
+    expect(emptyReason(null, { ...done, status: "running" }, "")).toBe("Computing…");
+    expect(emptyReason(Float32Array.from([1]), { ...done, status: "error", error: "boom" }, "")).toMatch(/failed: boom/);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { COLORMAP_HEX } from "../lib/colormap_data";
 import {
   COLORMAP_NAMES,
@@ -7,7 +7,13 @@ import {
   getColormap,
   isColormapName,
   isDiverging,
+  colorLimits,
+  looksDiverging,
+  lutAt as lutRgbAt,
   lutColor,
+  lutFromBytes,
+  parseLutTrait,
+  resolveLut,
 } from "../lib/colormaps";
 
 function rgbaAt(out: Uint8ClampedArray, k: number): number[] {
@@ -133,5 +139,69 @@ describe("colorize paths", () => {
     colorize(values, lut, -2, 2.5, slow, [1, 2, 3, 4]);
     expect(Array.from(slow)).toEqual(Array.from(fast));
     expect(rgbaAt(fast, 0)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("LUTs sent by Python (cmap_lut)", () => {
+  const plasmaLike = () => {
+    const rgb = new Uint8Array(768);
+    for (let i = 0; i < 256; i++) rgb.set([i, 255 - i, 128], 3 * i);
+    return rgb;
+  };
+  it("accepts 256 x 3 and 256 x 4 bytes as a DataView and copies them", () => {
+    const rgb = plasmaLike();
+    const view = new DataView(rgb.buffer);
+    const lut = lutFromBytes(view)!;
+    expect(lut.length).toBe(768);
+    rgb[0] = 99; // the message's buffer may be reused: the LUT is a copy
+    expect(lut[0]).toBe(0);
+    expect(lutFromBytes(new Uint8Array(1024))?.length).toBe(1024);
+    expect(lutFromBytes(new Uint8Array(700))).toBeNull();
+    expect(lutFromBytes("viridis")).toBeNull();
+  });
+  it("colours with the sent table, alpha included for RGBA tables", () => {
+    const rgba = new Uint8Array(1024);
+    for (let i = 0; i < 256; i++) rgba.set([i, 0, 255 - i, i], 4 * i);
+    const out = new Uint8ClampedArray(8);
+    colorize(Float32Array.from([0, 1]), rgba, 0, 1, out);
+    expect(Array.from(out)).toEqual([0, 0, 255, 0, 255, 0, 0, 255]);
+    expect(lutRgbAt(rgba, 0.5)).toEqual([128, 0, 127]);
+    expect(lutColor(rgba, 10)).toBe("rgba(10, 0, 245, 0.039)");
+  });
+  it("resolveLut: the sent table when it belongs to the map shown, else the built-in one, else viridis", () => {
+    const sent = plasmaLike();
+    const trait = { name: "plasma", lut: new DataView(sent.buffer) };
+    expect(Array.from(resolveLut("plasma", trait).subarray(0, 6))).toEqual([0, 255, 128, 1, 254, 128]);
+    // the user switched to a built-in map: the old sent table must not be used for it
+    expect(resolveLut("magma", trait)).toBe(getColormap("magma"));
+    // bare bytes: the table of whatever cmap is
+    expect(resolveLut("anything", new DataView(sent.buffer))[3]).toBe(1);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    expect(resolveLut("plasma", null)).toBe(getColormap("viridis"));
+    expect(warn).toHaveBeenCalledTimes(1);
+    warn.mockRestore();
+    expect(parseLutTrait({ name: 3, lut: new Uint8Array(768) })?.name).toBeNull();
+    expect(parseLutTrait(undefined)).toBeNull();
+  });
+  it("knows matplotlib's diverging family by name", () => {
+    for (const n of ["RdBu", "RdBu_r", "PiYG", "seismic", "bwr_r", "coolwarm"]) expect(looksDiverging(n)).toBe(true);
+    for (const n of ["viridis", "plasma", "RdPu", "Blues"]) expect(looksDiverging(n)).toBe(false);
+  });
+});
+
+describe("colorLimits (matplotlib's vmin/vmax, seaborn's center)", () => {
+  it("takes set limits, else the data's", () => {
+    expect(colorLimits([0.8, 0.99], null, null)).toEqual([0.8, 0.99]);
+    expect(colorLimits([0.8, 0.99], 0, null)).toEqual([0, 0.99]);
+    expect(colorLimits([0.8, 0.99], null, 1)).toEqual([0.8, 1]);
+    expect(colorLimits(null, null, null)).toBeNull();
+    expect(colorLimits(null, 2, null)).toEqual([2, 2]);
+  });
+  it("a centre makes the range symmetric around it", () => {
+    expect(colorLimits([-1, 3], null, null, 0)).toEqual([-3, 3]);
+    expect(colorLimits([-4, 1], null, null, 0)).toEqual([-4, 4]);
+    expect(colorLimits([2, 6], null, null, 5)).toEqual([2, 8]);
+    expect(colorLimits([0, 0], null, null, 0)).toEqual([-1, 1]); // flat data still gets a range
+    expect(colorLimits([-1, 3], null, null, null)).toEqual([-1, 3]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatScore, kFromClick, kFromDrag } from "../feature_ranking";
+import { kFromClick, kFromDrag, scoreAt } from "../feature_ranking";
 
 describe("FeatureRanking gestures", () => {
   it("a click keeps the clicked bar and everything above it", () => {
@@ -15,9 +15,16 @@ describe("FeatureRanking gestures", () => {
     expect(kFromDrag(-50, 18, 10)).toBe(1);
     expect(kFromDrag(1e6, 18, 10)).toBe(10);
   });
-  it("formats scores compactly", () => {
-    expect(formatScore(0.123456)).toBe("0.123");
-    expect(formatScore(123456)).toBe("1.23e+5");
-    expect(formatScore(Number.NaN)).toBe("NaN");
+});
+
+describe("scoreAt", () => {
+  it("reads the curve at the last evaluated k at or before k", () => {
+    const ks = [1, 2, 4, 8];
+    const s = [0.5, 0.6, 0.8, 0.9];
+    expect(scoreAt(ks, s, 1)).toBe(0.5);
+    expect(scoreAt(ks, s, 3)).toBe(0.6);
+    expect(scoreAt(ks, s, 100)).toBe(0.9);
+    expect(scoreAt(ks, s, 0)).toBeNull();
+    expect(scoreAt([], [], 5)).toBeNull();
   });
 });

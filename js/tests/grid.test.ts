@@ -148,6 +148,7 @@ describe("tooltip text", () => {
     expect(labelText(labels, 0, 0)).toBe("<b>x</b>");
     expect(labelText(labels, 1, 2)).toBe("cat … dog");
     expect(labelText(labels, 2, 9)).toBe("dog");
+    expect(labelText(["a", "a", "a"], 0, 2)).toBe("a"); // a block inside one class: once, not "a … a"
     expect(labelText([], 0, 0)).toBe("");
     expect(labelText(undefined, 0, 0)).toBe("");
   });

@@ -2,7 +2,7 @@
 
 Used by ``tests/e2e/conftest.py`` and by ``benchmarks/bench_streaming.py``; it imports nothing from pytest.
 
-The recipe this follows (and the pitfalls it avoids) is ``/work/shared/research/e2e-recipe.md``:
+What it does, and the pitfalls it avoids:
 
 * the server runs as a plain child process (same process group, so a killed runner takes it along), on a free
   port, without a token, serving a *temporary* root dir (autosave never rewrites the repo's notebooks), with
@@ -55,6 +55,17 @@ VIEWPORT = {"width": 1280, "height": 900}
 WS_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+#: The front ends the tests drive: the server module, its flags (expose the app object to the page, no news or
+#: update checks) and the URL of a notebook.
+FRONTENDS = {
+    "lab": {"module": "jupyterlab", "path": "/lab/tree/{name}?reset",
+            "flags": ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+                      "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]},
+    "notebook": {"module": "notebook", "path": "/notebooks/{name}",
+                 "flags": ["--JupyterNotebookApp.expose_app_in_browser=True"]},
+}
 
 
 def artifacts_dir() -> Path:
@@ -123,7 +134,11 @@ class LabServer:
     its kernels down), then SIGKILL after 15 s, then kills any kernel that survived.
     """
 
-    def __init__(self, source_dir: Path | None = None, artifacts: Path | None = None, python: str | None = None):
+    def __init__(self, source_dir: Path | None = None, artifacts: Path | None = None, python: str | None = None,
+                 frontend: str = "lab"):
+        if frontend not in FRONTENDS:
+            raise ValueError(f"frontend must be one of {sorted(FRONTENDS)}, got {frontend!r}")
+        self.frontend = frontend
         self.artifacts = artifacts or artifacts_dir()
         self.python = python or sys.executable
         self.tmp = Path(tempfile.mkdtemp(prefix="fx-e2e-"))
@@ -136,7 +151,7 @@ class LabServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self._log = None
-        self.log_path = self.artifacts / "jupyterlab.log"
+        self.log_path = self.artifacts / ("jupyterlab.log" if frontend == "lab" else f"jupyter-{frontend}.log")
 
     # -- environment ----------------------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -166,8 +181,9 @@ class LabServer:
         return env
 
     def _cmd(self) -> list[str]:
+        app = FRONTENDS[self.frontend]
         cmd = [
-            self.python, "-m", "jupyterlab",
+            self.python, "-m", app["module"],
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -176,9 +192,7 @@ class LabServer:
             "--IdentityProvider.token=",
             "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None",
-            "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *app["flags"],
             f"--ServerApp.tornado_settings={json.dumps({'websocket_max_message_size': WS_MAX_MESSAGE_BYTES})}",
             # The kernel's iopub limits count stream bytes; keep the defaults (comm traffic is what we test).
         ]
@@ -423,9 +437,11 @@ class CellError(AssertionError):
     """A cell raised in the kernel; the message carries its traceback (ANSI stripped)."""
 
 
-def open_notebook(page, base_url: str, name: str, timeout_ms: int = 60_000) -> None:
-    """Open ``/lab/tree/<name>?reset`` and wait until the kernel is idle and the notebook is current."""
-    page.goto(f"{base_url}/lab/tree/{name}?reset", wait_until="domcontentloaded", timeout=timeout_ms)
+def open_notebook(page, base_url: str, name: str, timeout_ms: int = 60_000, frontend: str = "lab") -> None:
+    """Open the notebook (JupyterLab: ``/lab/tree/<name>?reset``; Notebook 7: ``/notebooks/<name>``) and wait until
+    the kernel is idle and the notebook is current."""
+    page.goto(base_url + FRONTENDS[frontend]["path"].format(name=name), wait_until="domcontentloaded",
+              timeout=timeout_ms)
     page.wait_for_function("() => !!window.jupyterapp && window.jupyterapp.shell", timeout=timeout_ms)
     page.locator(".jp-Notebook").first.wait_for(state="visible", timeout=timeout_ms)
     wait_kernel_idle(page, timeout_ms)
@@ -433,7 +449,14 @@ def open_notebook(page, base_url: str, name: str, timeout_ms: int = 60_000) -> N
 
 
 def wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait for the status bar to say ``| Idle`` (the toolbar indicator says idle too early: recipe pitfall 3)."""
+    """JupyterLab: wait for the status bar to say ``| Idle`` (the toolbar indicator says idle too early: recipe
+    pitfall 3). Notebook 7 has no status bar: wait for the current notebook's kernel to report ``idle``."""
+    if "/notebooks/" in page.url:
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+            " return !!k && k.status === 'idle'; }", timeout=timeout_ms)
+        return
     page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(state="visible", timeout=timeout_ms)
 
 
@@ -698,7 +721,7 @@ def show_in_notebook(page, server, name: str, code: str, selector: str, var: str
     """Write a one-cell notebook ``name`` running ``code`` (which displays the widget bound to ``var``), open
     it, run it, and return the index among ``querySelectorAll(selector)`` of that widget's root element."""
     server.put_notebook(name, [code])
-    open_notebook(page, server.base_url, name)
+    open_notebook(page, server.base_url, name, frontend=server.frontend)
     run_all(page, name)
     model_id = run_cell_json(page, f"{var}.model_id")
     return widget_element_index(page, name, model_id, selector, timeout_ms)

@@ -1,7 +1,7 @@
 """End-to-end: the FeatureRanking view in JupyterLab. Drag the cut-off and click a bar in the browser, then read
 ``selected`` in Python; switch the method; the held-out curve and the agreement panel are painted.
 
-Contract (fxwidgets/widgets/ranking.py, module docstring): root ``div.fx-ranking`` with ``data-ready``, ``data-k``,
+Contract (fxwidgets/widgets/feature_ranking.py, module docstring): root ``div.fx-ranking`` with ``data-ready``, ``data-k``,
 ``data-method``, ``data-curve-points``, ``data-curve-done``; bars ``div.fx-bars > div.fx-row`` (``data-pos``,
 ``data-index``), 18 CSS px each; curve ``canvas.fx-curve``; agreement ``canvas.fx-agree``; ``select.fx-method``.
 """

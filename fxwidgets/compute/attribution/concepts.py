@@ -13,21 +13,19 @@ from collections.abc import Iterator
 import torch
 
 from .core import AttributionPlan, AttributionStep, chunks
+from .forward import layer_hook
 from .gradients import upsample_cam
 
 
 def layer_activations(plan: AttributionPlan) -> torch.Tensor:
     layer = plan.extra["layer"]
-    x = plan.inputs
+    x = plan.attributed
+    idx = torch.arange(plan.batch, device=x.device)
     acts = []
     for a, b in chunks(plan.batch, plan.chunk_size):
         store: dict = {}
-        handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("act", out))
-        try:
-            with torch.no_grad():
-                plan.model(x[a:b])
-        finally:
-            handle.remove()
+        with layer_hook(layer, "output", lambda out, store=store: store.__setitem__("act", out)), torch.no_grad():
+            plan.call.run(x[a:b], idx[a:b])
         act = store.get("act")
         if not isinstance(act, torch.Tensor) or act.ndim < 3:
             raise ValueError("layer must output a (batch, channels, ...) tensor for concepts")
@@ -54,7 +52,7 @@ def nmf(V: torch.Tensor, k: int, n_iter: int, seed: int, eps: float = 1e-10) -> 
 
 
 def concepts(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    x = plan.inputs
+    x = plan.attributed
     A = layer_activations(plan)
     if bool((A < 0).any()):
         A = A.clamp_min(0)  # NMF needs non-negative data: DFF is meant for post-ReLU layers

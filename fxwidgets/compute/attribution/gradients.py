@@ -14,33 +14,75 @@ import numpy as np
 import torch
 
 from .core import AttributionPlan, AttributionStep, chunks
+from .forward import layer_hook
 
 IG_RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
+
+#: Gauss-Legendre nodes cost O(n^2) to compute (Newton's method on the three-term recurrence); a few hundred
+#: nodes already integrate any smooth path to float64 precision, so larger requests are refused.
+MAX_GAUSS_LEGENDRE_STEPS = 10_000
+
+#: Up to this many nodes NumPy's Golub-Welsch eigenvalue solution is used, as Captum does (identical nodes).
+_NUMPY_LEGGAUSS_MAX = 100
+
+
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in (-1, 1) (ascending) and weights of n-point Gauss-Legendre quadrature."""
+    if n <= _NUMPY_LEGGAUSS_MAX:
+        return np.polynomial.legendre.leggauss(n)
+    m = (n + 1) // 2
+    k = np.arange(1, m + 1)
+    x = np.cos(np.pi * (k - 0.25) / (n + 0.5))  # Tricomi's first-order guess of the k-th largest root
+    for _ in range(50):
+        p0, p1 = np.ones_like(x), x.copy()
+        for j in range(2, n + 1):  # P_j from P_{j-1}, P_{j-2}
+            p0, p1 = p1, ((2 * j - 1) * x * p1 - (j - 1) * p0) / j
+        dp = n * (x * p1 - p0) / (x * x - 1)
+        dx = p1 / dp
+        x = x - dx
+        if np.abs(dx).max() < 1e-15:
+            break
+    p0, p1 = np.ones_like(x), x.copy()
+    for j in range(2, n + 1):
+        p0, p1 = p1, ((2 * j - 1) * x * p1 - (j - 1) * p0) / j
+    dp = n * (x * p1 - p0) / (x * x - 1)
+    w = 2.0 / ((1 - x * x) * dp * dp)
+    nodes = np.concatenate([-x, x[::-1][n % 2:]])
+    weights = np.concatenate([w, w[::-1][n % 2:]])
+    return nodes, weights
 
 
 def quadrature(rule: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes alpha in [0, 1] and weights summing to 1 for the path integral of Integrated Gradients."""
-    n = n_steps
+    if rule not in IG_RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, IG_RULES))}; got {rule!r}")
+    if rule == "gausslegendre":
+        x, w = gauss_legendre(n_steps)
+        return (x + 1.0) / 2.0, w / 2.0
+    a, w = nodes(rule, n_steps, torch.arange(n_steps))
+    return a.numpy(), w.numpy()
+
+
+def nodes(rule: str, n: int, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes and weights (float64) of the Riemann rules at step indices ``k``, computed without holding all n."""
+    k = k.to(torch.float64)
     if rule == "riemann_left":
-        return np.arange(n) / n, np.full(n, 1.0 / n)
+        return k / n, torch.full_like(k, 1.0 / n)
     if rule == "riemann_right":
-        return np.arange(1, n + 1) / n, np.full(n, 1.0 / n)
+        return (k + 1) / n, torch.full_like(k, 1.0 / n)
     if rule == "riemann_middle":
-        return (np.arange(n) + 0.5) / n, np.full(n, 1.0 / n)
+        return (k + 0.5) / n, torch.full_like(k, 1.0 / n)
     if rule == "riemann_trapezoid":
         if n < 2:
             raise ValueError("n_steps must be at least 2 for rule='riemann_trapezoid'")
-        w = np.full(n, 1.0 / (n - 1))
-        w[0] = w[-1] = 0.5 / (n - 1)
-        return np.linspace(0.0, 1.0, n), w
-    if rule == "gausslegendre":
-        x, w = np.polynomial.legendre.leggauss(n)
-        return (x + 1.0) / 2.0, w / 2.0
-    raise ValueError(f"rule must be one of {', '.join(map(repr, IG_RULES))}; got {rule!r}")
+        w = torch.full_like(k, 1.0 / (n - 1))
+        w[(k == 0) | (k == n - 1)] = 0.5 / (n - 1)
+        return k / (n - 1), w
+    raise ValueError(f"rule {rule!r} has no closed-form nodes")
 
 
 def _simple(plan: AttributionPlan, kind: str) -> Iterator[AttributionStep]:
-    x = plan.inputs
+    x = plan.attributed
     B = plan.batch
     out = torch.zeros_like(x)
     idx = torch.arange(B, device=x.device)
@@ -59,33 +101,39 @@ def saliency(plan: AttributionPlan) -> Iterator[AttributionStep]:
 
 
 def input_x_gradient(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    """x * df/dx."""
+    """x * df/dx (at a layer: activation x gradient, Captum's LayerGradientXActivation)."""
     yield from _simple(plan, "input_x_gradient")
 
 
 def integrated_gradients(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    """(x - x') * sum_k w_k df/dx(x' + alpha_k (x - x')), with the completeness gap
-    sum(attr) - (f(x) - f(x')) per row in the diagnostics."""
-    x, base = plan.inputs, plan.extra["baseline"]
-    alphas, weights = quadrature(plan.params["rule"], plan.params["n_steps"])
-    B, n = plan.batch, len(alphas)
+    """(x - x') * sum_k w_k df/dx(x' + alpha_k (x - x')) (Sundararajan et al. 2017), with the completeness gap
+    sum(attr) - (f(x) - f(x')) per row in the diagnostics. At a layer, x and x' are the layer's values at the
+    input and the baseline and the path runs there (LayerIntegratedGradients).
+
+    The Riemann nodes are computed per chunk of model rows, so memory does not grow with ``n_steps``."""
+    x, base = plan.attributed, plan.extra["baseline"]
+    rule, n = plan.params["rule"], plan.params["n_steps"]
+    table = None
+    if rule == "gausslegendre":
+        al, w = quadrature(rule, n)
+        table = (torch.as_tensor(al), torch.as_tensor(w))
+    B = plan.batch
     diff = x - base
     grad_sum = torch.zeros_like(x)
     idx = torch.arange(B, device=x.device)
     f_base = plan.extra["f_baseline"]
     total = n * B
-    done = 0
+    shape1 = (-1, *([1] * (x.ndim - 1)))
     # Rows are (step, input row) pairs in step-major order; each chunk is a slice of that order.
     for a, b in chunks(total, plan.chunk_size):
-        rows = torch.arange(a, b, device=x.device)
-        k, r = rows // B, rows % B
-        al = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)[k].view(-1, *([1] * (x.ndim - 1)))
+        rows = torch.arange(a, b)
+        k, r = rows // B, (rows % B).to(x.device)
+        alpha, weight = (table[0][k], table[1][k]) if table is not None else nodes(rule, n, k)
+        al = alpha.to(x.device, x.dtype).view(shape1)
         g, _ = plan.gradient(base[r] + al * diff[r], idx[r])
-        w = torch.as_tensor(weights, dtype=x.dtype, device=x.device)[k].view_as(al)
-        grad_sum.index_add_(0, r, w * g)
-        done = b
+        grad_sum.index_add_(0, r, weight.to(x.device, x.dtype).view(shape1) * g)
         attr = grad_sum * diff
-        yield AttributionStep(attr, done / total, diagnostics=_completeness(attr, plan.output, f_base))
+        yield AttributionStep(attr, b / total, diagnostics=_completeness(attr, plan.output, f_base))
 
 
 def _completeness(attr: torch.Tensor, f_x: torch.Tensor, f_base: torch.Tensor) -> dict:
@@ -132,11 +180,45 @@ class _Moments:
         return ((m4 - var * var).clamp_min(0) / self.n).sqrt()
 
 
-def _noise(plan: AttributionPlan, n_samples: int, stdev: float) -> torch.Tensor:
-    """(n_samples, B, ...) Gaussian noise drawn on the CPU from the seed (so every device sees the same)."""
-    gen = torch.Generator().manual_seed(int(plan.seed))
-    eps = torch.randn((n_samples, *plan.inputs.shape), generator=gen, dtype=torch.float64)
-    return (eps * stdev).to(plan.device, plan.dtype)
+class _PerSample:
+    """Random draws of sample s (one value per input row), made in sample order from one generator when a chunk
+    first needs them and dropped once passed: memory is O(chunk), and the numbers do not depend on the chunk size."""
+
+    def __init__(self, seed: int, draw) -> None:
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.draw = draw  # generator -> tuple of tensors with the batch first
+        self.cache: dict[int, tuple] = {}
+        self.next = 0
+
+    def rows(self, s: torch.Tensor, r: torch.Tensor) -> tuple:
+        """The draws for model rows (sample s[i], input row r[i])."""
+        s0, s1 = int(s[0]), int(s[-1])
+        for old in [k for k in self.cache if k < s0]:
+            del self.cache[old]
+        while self.next <= s1:
+            self.cache[self.next] = self.draw(self.gen)
+            self.next += 1
+        parts = list(zip(*(self.cache[k] for k in range(s0, s1 + 1))))
+        local = (s - s0).to(r.device)
+        return tuple(torch.stack(p).to(r.device)[local, r] for p in parts)
+
+
+class _SampleFolder:
+    """Collects per-row values of whole samples, in order, whatever the chunk boundaries, into moments."""
+
+    def __init__(self, like: torch.Tensor, batch: int, fourth: bool) -> None:
+        self.buf = torch.zeros_like(like)
+        self.acc = _Moments(like, fourth)
+        self.batch = batch
+
+    def add(self, v: torch.Tensor, a: int, b: int) -> None:
+        B, pos = self.batch, a
+        while pos < b:  # segments of one sample each
+            end = min(b, (pos // B + 1) * B)
+            self.buf[pos % B:(end - 1) % B + 1] = v[pos - a:end - a]
+            if end % B == 0:
+                self.acc.add(self.buf)
+            pos = end
 
 
 def _base_value(kind: str, g: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
@@ -147,32 +229,33 @@ def _base_value(kind: str, g: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
     return g
 
 
+def _reduce(plan: AttributionPlan):
+    """Token inputs: each sample's values are summed per token before its moments (so the standard error is the
+    standard error of the per-token value)."""
+    return plan.extra.get("reduce") or (lambda v: v)
+
+
 def _noisy(plan: AttributionPlan, variance: bool) -> Iterator[AttributionStep]:
-    x = plan.inputs
+    x = plan.attributed
     p = plan.params
     S, B = p["n_samples"], plan.batch
-    noise = plan.extra.get("noise")
-    if noise is None:
-        noise = _noise(plan, S, p["stdev"])
-    acc = _Moments(x, fourth=variance)
+    given = plan.extra.get("noise")
+    stdev = p["stdev"]
+    draws = _PerSample(plan.seed, lambda gen: ((torch.randn(x.shape, generator=gen, dtype=torch.float64) * stdev)
+                                               .to(x.dtype),))
+    reduce = _reduce(plan)
+    fold = _SampleFolder(reduce(x), B, variance)
     idx = torch.arange(B, device=x.device)
     total = S * B
-    per_sample = torch.zeros_like(x)
-    filled = 0
     for a, b in chunks(total, plan.chunk_size):
-        rows = torch.arange(a, b, device=x.device)
-        s, r = rows // B, rows % B
-        xs = x[r] + noise[s, r]
+        rows = torch.arange(a, b)
+        s, r = rows // B, (rows % B).to(x.device)
+        noise = given[s.to(x.device), r] if given is not None else draws.rows(s, r)[0]
+        xs = x[r] + noise
         g, _ = plan.gradient(xs, idx[r])
-        v = _base_value(p["base"], g, xs)
-        # fold whole samples in order, whatever the chunk boundaries
-        for j in range(b - a):
-            per_sample[r[j]] = v[j]
-            filled += 1
-            if filled == B:
-                acc.add(per_sample)
-                filled = 0
-        if filled == 0 and acc.n:
+        fold.add(reduce(_base_value(p["base"], g, xs)), a, b)
+        acc = fold.acc
+        if b % B == 0 and acc.n:
             est = acc.var() if variance else acc.mean()
             se = acc.stderr_var() if variance else acc.stderr_mean()
             yield AttributionStep(est.clone(), acc.n / S, stderr=se,
@@ -190,38 +273,41 @@ def vargrad(plan: AttributionPlan) -> Iterator[AttributionStep]:
 
 
 def gradient_shap(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    """Expected gradients: E over baseline b ~ baselines, alpha ~ U(0, 1), noise eps of
-    df/dx(b + alpha (x + eps - b)) * (x + eps - b), with the standard error of the mean."""
-    x = plan.inputs
+    """Expected gradients (Erion et al. 2021; Captum GradientShap, shap GradientExplainer): the mean over samples
+    of df/dx(b + alpha (x + eps - b)) * (x + eps - b), b drawn uniformly from the K background rows, alpha ~ U(0, 1),
+    eps ~ N(0, stdev^2), with the standard error of the mean. Its expectation (stdev = 0) is the background mean of
+    Integrated Gradients from each background row, so the values sum to f(x) - E_b f(b) in expectation: the base
+    value is the mean model output over the background. At a layer, b and x are the layer's values."""
+    x = plan.attributed
     p = plan.params
     S, B = p["n_samples"], plan.batch
-    bases = plan.extra["baselines"]  # (K, ...)
-    gen = torch.Generator().manual_seed(int(plan.seed))
-    pick = torch.randint(bases.shape[0], (S, B), generator=gen)
-    alpha = torch.rand((S, B), generator=gen, dtype=torch.float64).to(x.device, x.dtype)
-    noise = (torch.randn((S, *x.shape), generator=gen, dtype=torch.float64) * p["stdev"]).to(x.device, x.dtype)
-    pick = pick.to(x.device)
-    acc = _Moments(x)
+    K = plan.extra["n_background"]
+    background_z = plan.extra["background_z"]
+    stdev = p["stdev"]
+
+    def draw(gen):
+        pick = torch.randint(K, (B,), generator=gen)
+        alpha = torch.rand(B, generator=gen, dtype=torch.float64)
+        eps = torch.randn(x.shape, generator=gen, dtype=torch.float64) * stdev if stdev > 0 else torch.zeros(B)
+        return pick, alpha, eps
+
+    draws = _PerSample(plan.seed, draw)
+    reduce = _reduce(plan)
+    fold = _SampleFolder(reduce(x), B, False)
     idx = torch.arange(B, device=x.device)
     total = S * B
-    per_sample = torch.zeros_like(x)
-    filled = 0
     shape1 = (-1, *([1] * (x.ndim - 1)))
     for a, b in chunks(total, plan.chunk_size):
-        rows = torch.arange(a, b, device=x.device)
-        s, r = rows // B, rows % B
-        xn = x[r] + noise[s, r]
-        bb = bases[pick[s, r]]
+        rows = torch.arange(a, b)
+        s, r = rows // B, (rows % B).to(x.device)
+        pick, alpha, eps = draws.rows(s, r)
+        xn = x[r] + eps.to(x.dtype).view(-1, *x.shape[1:]) if stdev > 0 else x[r]
+        bb = background_z(pick.to(x.device), r)
         delta = xn - bb
-        g, _ = plan.gradient(bb + alpha[s, r].view(shape1) * delta, idx[r])
-        v = g * delta
-        for j in range(b - a):
-            per_sample[r[j]] = v[j]
-            filled += 1
-            if filled == B:
-                acc.add(per_sample)
-                filled = 0
-        if filled == 0 and acc.n:
+        g, _ = plan.gradient(bb + alpha.to(x.dtype).view(shape1) * delta, idx[r])
+        fold.add(reduce(g * delta), a, b)
+        acc = fold.acc
+        if b % B == 0 and acc.n:
             se = acc.stderr_mean()
             attr = acc.mean()
             yield AttributionStep(attr.clone(), acc.n / S, stderr=se,
@@ -233,30 +319,23 @@ def gradient_shap(plan: AttributionPlan) -> Iterator[AttributionStep]:
 def grad_cam(plan: AttributionPlan) -> Iterator[AttributionStep]:
     """Grad-CAM (Selvaraju et al.): ReLU(sum_c mean_hw(dy/dA_c) A_c) on a layer's activations A (B, C, ...),
     upsampled bilinearly to the input's spatial size when ``upsample=True``."""
-    x = plan.inputs
+    x = plan.attributed
     layer = plan.extra["layer"]
     B = plan.batch
     idx = torch.arange(B, device=x.device)
     cams: list[torch.Tensor] = []
     for a, b in chunks(B, plan.chunk_size):
         store: dict = {}
-
-        def hook(_m, _inp, out):
-            store["act"] = out
-
-        handle = layer.register_forward_hook(hook)
-        try:
-            with torch.enable_grad():
-                y = plan.select(plan.model(x[a:b]), plan.rows_target(idx[a:b]))
-                act = store.get("act")
-                if not isinstance(act, torch.Tensor) or act.ndim < 3:
-                    raise ValueError(f"layer must output a (batch, channels, ...) tensor for Grad-CAM, got "
-                                     f"{type(act).__name__ if not isinstance(act, torch.Tensor) else tuple(act.shape)}")
-                if not y.requires_grad or not act.requires_grad:
-                    raise ValueError("model: the output has no gradient with respect to the layer's activations")
-                (g,) = torch.autograd.grad(y.sum(), act, allow_unused=True)
-        finally:
-            handle.remove()
+        # the hook acts only in this thread and is removed on leaving the block
+        with layer_hook(layer, "output", lambda out, store=store: store.__setitem__("act", out)), torch.enable_grad():
+            y = plan.select(plan.call.run(x[a:b], idx[a:b]), plan.rows_target(idx[a:b]))
+            act = store.get("act")
+            if not isinstance(act, torch.Tensor) or act.ndim < 3:
+                raise ValueError(f"layer must output a (batch, channels, ...) tensor for Grad-CAM, got "
+                                 f"{type(act).__name__ if not isinstance(act, torch.Tensor) else tuple(act.shape)}")
+            if not y.requires_grad or not act.requires_grad:
+                raise ValueError("model: the output has no gradient with respect to the layer's activations")
+            (g,) = torch.autograd.grad(y.sum(), act, allow_unused=True)
         if g is None:
             raise ValueError("layer: the target output does not depend on this layer's activations")
         w = g.mean(dim=tuple(range(2, g.ndim)), keepdim=True)
@@ -271,6 +350,7 @@ def grad_cam(plan: AttributionPlan) -> Iterator[AttributionStep]:
         if plan.params["upsample"] and x.ndim == done.ndim and x.ndim >= 3:
             shown = upsample_cam(done, tuple(x.shape[2:]))
         yield AttributionStep(shown[:, 0], b / B, extras={"layer_map": done[:, 0]})
+
 
 def upsample_cam(cam: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(size)]

@@ -23,13 +23,13 @@ def window_starts(shape: tuple[int, ...], window: tuple[int, ...], strides: tupl
 
 
 def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    x, base = plan.inputs, plan.extra["baseline"]
+    x, base = plan.attributed, plan.extra["baseline"]
     B = plan.batch
     window, strides = plan.params["sliding_window"], plan.params["strides"]
     starts = window_starts(tuple(x.shape[1:]), window, strides)
     W = len(starts)
-    total = torch.zeros_like(x)
-    count = torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device)
+    total = torch.zeros(x.shape, dtype=plan.dtype, device=x.device)
+    count = torch.zeros(x.shape[1:], dtype=plan.dtype, device=x.device)
     fx = plan.output
     per = max(1, plan.chunk_size // B)
     for a in range(0, W, per):
@@ -51,11 +51,11 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
 
 
 def feature_ablation(plan: AttributionPlan) -> Iterator[AttributionStep]:
-    x, base = plan.inputs, plan.extra["baseline"]
+    x = plan.attributed
     B, n = plan.batch, plan.extra["n_features"]
     groups = plan.extra["groups"]  # (B, D)
-    xf, bf = x.reshape(B, -1), base.reshape(B, -1)
-    feats = torch.zeros((B, n), dtype=x.dtype, device=x.device)
+    xf, bf = plan.extra["x_flat"], plan.extra["base_flat"]
+    feats = torch.zeros((B, n), dtype=plan.dtype, device=x.device)
     per = max(1, plan.chunk_size // B)
     for a in range(0, n, per):
         b = min(n, a + per)
@@ -65,5 +65,5 @@ def feature_ablation(plan: AttributionPlan) -> Iterator[AttributionStep]:
         xs = torch.where(off, bf[r], xf[r]).view(-1, *x.shape[1:])
         f = plan.forward(xs, r).view(b - a, B)
         feats[:, a:b] = (plan.output[None, :] - f).T
-        yield AttributionStep(feats.gather(1, groups).view_as(x), b / n, features=feats.clone(),
+        yield AttributionStep(feats.gather(1, groups).view(x.shape), b / n, features=feats.clone(),
                               diagnostics={"features_done": b, "features": n})

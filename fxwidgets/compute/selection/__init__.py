@@ -370,6 +370,7 @@ def compute_scores(plan: SelectionPlan, rows: torch.Tensor | None = None, seed: 
 @dataclass
 class BootstrapItem:
     index: int
+    scores: torch.Tensor
     ranking: torch.Tensor
     progress: float
 
@@ -385,5 +386,5 @@ def iter_bootstrap(plan: SelectionPlan, n_resamples: int, seed: int):
                 if int(torch.unique(plan.labels.codes[rows]).numel()) == plan.labels.n_classes:
                     break
                 rows = torch.randint(0, n, (n,), generator=gen).to(plan.x.device)
-        _, ranking, _ = compute_scores(plan, rows=rows, seed=seed + b + 1)
-        yield BootstrapItem(b, ranking, (b + 1) / n_resamples)
+        scores, ranking, _ = compute_scores(plan, rows=rows, seed=seed + b + 1)
+        yield BootstrapItem(b, scores, ranking, (b + 1) / n_resamples)

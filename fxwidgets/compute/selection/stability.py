@@ -99,3 +99,17 @@ def default_ks(d: int, max_points: int = 40) -> list[int]:
         return list(range(1, d + 1))
     ks = np.unique(np.round(np.geomspace(1, d, max_points)).astype(int))
     return [int(k) for k in ks]
+
+
+def spearman_agreement(rankings: dict[str, torch.Tensor]) -> np.ndarray:
+    """Spearman correlation between the rank positions that each pair of methods gives the features."""
+    names = list(rankings)
+    d = int(next(iter(rankings.values())).numel())
+    pos = np.empty((len(names), d))
+    for i, m in enumerate(names):
+        p = np.empty(d)
+        p[rankings[m].cpu().numpy()] = np.arange(d)
+        pos[i] = p
+    if d < 2 or len(names) < 2:
+        return np.ones((len(names), len(names)))
+    return np.atleast_2d(np.corrcoef(pos))
