@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-try:  # pandas is not a dependency: the DataFrame cases run where it is installed
+try:  # pandas is in the test extra, not a dependency of the package: without it the DataFrame cases skip
     import pandas as pd
 except ImportError:  # pragma: no cover
     pd = None
