@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .memory import check_fits
+from .similarity import KERNELS, batch_bounds, gram_rbf, u_centered_batch
 from .validate import (
     as_tensor,
     cast_like,
@@ -28,7 +29,6 @@ from .validate import (
     check_positive_int,
     check_seed,
 )
-from .similarity import KERNELS, batch_bounds, gram_rbf, u_centered_batch
 
 #: Names listed in an unknown-layer error before "... and N more".
 MAX_NAMES_IN_ERROR = 60

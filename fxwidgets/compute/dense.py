@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from .validate import as_tensor, check_choice, check_index, check_int, check_positive_float, check_positive_int, check_probability
 from .affinity import METRICS, affinity_tile
-from .memory import TILE_BYTES
 from .knn import mutual_nn, prepare
+from .memory import TILE_BYTES
+from .validate import (as_tensor, check_choice, check_index, check_int, check_positive_float, check_positive_int,
+                       check_probability)
 
 
 def as_locations(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
