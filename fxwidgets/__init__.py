@@ -7,6 +7,7 @@ being computed, into interactive Jupyter widgets.
 from .compute.affinity import METRICS
 from .compute.attribution import METHODS as ATTRIBUTION_METHODS
 from .compute.evaluation import METRICS as EVALUATION_METRICS
+from .compute.engines import RayEngine
 from .compute.memory import options
 from .runtime import Job, JobCancelled
 
@@ -52,19 +53,20 @@ from .results.datasets import (
 )
 
 # Views
-from .widgets import AffinityHeatmap, AttributionView, FeatureRanking, LayerComparison, PixelAffinity, ZoomHeatmap
-from .widgets import save_html
+from .widgets import (AffinityHeatmap, AttributionSummary, AttributionView, FeatureRanking, LayerComparison, Link,
+                      MetricsTable, PixelAffinity, Scatter, ZoomHeatmap, link, save_html)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ATTRIBUTION_METHODS", "EVALUATION_METRICS", "METRICS", "ActivationHistogramsResult", "AffinityHeatmap",
-    "AffinityResult", "AttributionResult", "AttributionView", "CompareResult", "DatasetDistanceResult",
-    "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult", "Job", "JobCancelled",
-    "KnnResult", "LabelNoiseResult", "LayerComparison", "PairScoreHistogramsResult", "PixelAffinity",
-    "PropagationResult", "SampleSelectionResult", "SelectionResult", "SimilarityResult", "ZoomHeatmap",
-    "activation_histograms", "affinity", "attribute", "attribution_explainer", "compare", "dataset_distance",
-    "eigenvector_centrality", "embed", "evaluate", "knn", "knn_graph", "label_noise", "location_affinity",
-    "mutual_nn", "options", "pair_score_histograms", "propagate", "save_html", "select", "select_samples", "similarity",
+    "AffinityResult", "AttributionResult", "AttributionSummary", "AttributionView", "CompareResult",
+    "DatasetDistanceResult", "EmbeddingResult", "EvaluationResult", "FeatureRanking", "FeatureSelector", "GraphResult",
+    "Job", "JobCancelled", "KnnResult", "LabelNoiseResult", "LayerComparison", "Link", "MetricsTable",
+    "PairScoreHistogramsResult", "PixelAffinity", "PropagationResult", "RayEngine", "SampleSelectionResult", "Scatter",
+    "SelectionResult", "SimilarityResult", "ZoomHeatmap", "activation_histograms", "affinity", "attribute",
+    "attribution_explainer", "compare", "dataset_distance", "eigenvector_centrality", "embed", "evaluate", "knn",
+    "knn_graph", "label_noise", "link", "location_affinity", "mutual_nn", "options", "pair_score_histograms",
+    "propagate", "save_html", "select", "select_samples", "similarity",
     "spectral_clustering", "spectral_embedding", "spectral_order",
 ]

@@ -4,11 +4,13 @@
 // redraw per animation frame colours the rows that changed (all of them when the colour map or limits change).
 // Axes label rows and columns (sorted class labels become blocks with boundaries), the colour bar has ticks,
 // hover shows the cell (and asks the kernel for the exact value when the grid is downsampled); click or drag
-// sets `selection`.
+// sets `selection`. Linked to other views (`link_id`), it passes the dragged rows to them in the page and draws
+// rows they select (a selection with rows and no columns) as bands across the matrix.
 
 import type { NdArray } from "./lib/codec";
 import { colorLimits, colorize, resolveLut, type Lut } from "./lib/colormaps";
-import { labelText, makeGrid, cellAt, cellAtClamped, cellSpan, selectionCells, selectionFromDrag, type Cell, type Grid } from "./lib/grid";
+import { labelText, makeGrid, cellAt, cellAtClamped, cellSpan, rowRuns, selectionCells, selectionFromDrag, type Cell, type Grid } from "./lib/grid";
+import { joinLink } from "./lib/link";
 import { fmt, rangeText } from "./lib/format";
 import { createMatrixFrame, drawBoundaries } from "./lib/matrix";
 import type { AxisSpec } from "./lib/scale";
@@ -34,6 +36,8 @@ export interface HeatmapTraits {
   // optional (a newer Python side): axis titles, a sampled colour map, the centre of a diverging map
   row_title?: string;
   col_title?: string;
+  link_id?: string;
+  link_map?: unknown;
   [key: string]: unknown;
 }
 
@@ -220,6 +224,40 @@ function setup(view: View<HeatmapTraits>): void {
 
   let dragStart: Cell | null = null;
   let dragEnd: Cell | null = null;
+  /** Rows another view of the link selected just now, shown until Python's `selection` arrives. */
+  let linkedRows: ArrayLike<number> | null = null;
+  const membership = joinLink(
+    { get: (k) => view.get(k), has: (k) => view.has(k), on: (k, cb) => view.on(k as never, cb), add: (d) => view.add(d) },
+    () => grid.nRows,
+    (rows) => {
+      linkedRows = rows;
+      drawOverlay();
+    },
+  );
+
+  /** Rows selected without columns (a linked selection): drawn as bands. */
+  function bandRows(): ArrayLike<number> | null {
+    if (linkedRows) return linkedRows;
+    const sel = view.get("selection");
+    const rows = Array.isArray(sel?.rows) ? sel.rows : [];
+    const cols = Array.isArray(sel?.cols) ? sel.cols : [];
+    return rows.length > 0 && cols.length === 0 ? rows : null;
+  }
+
+  function drawBands(ctx: CanvasRenderingContext2D, rows: ArrayLike<number>, width: number, sy: number, ratio: number): void {
+    const runs = rowRuns(rows, grid.fr, grid.h);
+    // Veil the other rows (so the selected ones stand out on any colour map), then mark the selected ones.
+    ctx.fillStyle = view.theme.light ? "rgba(255,255,255,0.6)" : "rgba(0,0,0,0.6)";
+    let top = 0;
+    for (const [i0, i1] of runs) {
+      if (i0 > top) ctx.fillRect(0, top * sy, width, (i0 - top) * sy);
+      top = i1 + 1;
+    }
+    if (top < grid.h) ctx.fillRect(0, top * sy, width, (grid.h - top) * sy);
+    ctx.fillStyle = view.theme.brand;
+    for (const [i0, i1] of runs) ctx.fillRect(0, i0 * sy, 4 * ratio, Math.max(ratio, (i1 - i0 + 1) * sy));
+    view.data("bands", runs.length);
+  }
 
   function drawOverlay(): void {
     const ov = frame.overlay;
@@ -233,10 +271,15 @@ function setup(view: View<HeatmapTraits>): void {
     const sx = ov.width / grid.w;
     const sy = ov.height / grid.h;
     const ratio = ov.width / Math.max(1, L.cssW);
+    const bands = dragStart ? null : bandRows();
+    if (bands) drawBands(ctx, bands, ov.width, sy, ratio);
+    else view.data("bands", 0);
     const rect =
       dragStart && dragEnd
         ? { i0: Math.min(dragStart.i, dragEnd.i), i1: Math.max(dragStart.i, dragEnd.i), j0: Math.min(dragStart.j, dragEnd.j), j1: Math.max(dragStart.j, dragEnd.j) }
-        : selectionCells(grid, view.get("selection"));
+        : linkedRows
+          ? null
+          : selectionCells(grid, view.get("selection"));
     if (hover && !dragStart && sx >= 4 * ratio && sy >= 4 * ratio) {
       ctx.lineWidth = ratio;
       ctx.strokeStyle = view.theme.light ? "rgba(0,0,0,0.45)" : "rgba(255,255,255,0.6)";
@@ -383,7 +426,12 @@ function setup(view: View<HeatmapTraits>): void {
     } catch {
       // ignore
     }
-    if (commit) view.set("selection", selectionFromDrag(grid, start, end));
+    if (commit) {
+      const sel = selectionFromDrag(grid, start, end);
+      linkedRows = null;
+      view.set("selection", sel);
+      membership.publish(sel.rows);
+    }
     drawOverlay();
   };
   view.dom<PointerEvent>(frame.canvas, "pointerup", (ev) => finishDrag(ev, true));
@@ -415,7 +463,10 @@ function setup(view: View<HeatmapTraits>): void {
     updateColorbar();
     if (hover) showTooltip(hover);
   });
-  view.on("selection", drawOverlay);
+  view.on("selection", () => {
+    linkedRows = null; // Python's word replaces what the page showed in the meantime
+    drawOverlay();
+  });
   view.on("status", () => {
     const status = view.get("status");
     if (status === "running" && lastStatus !== "running") {

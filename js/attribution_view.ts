@@ -56,7 +56,17 @@ export interface AttributionTraits {
   n_rows?: number;
   row?: number;
   row_names?: string[];
+  // optional: each panel's evaluation values for the shown row (widgets/_panel_metrics.py)
+  panel_metrics?: PanelMetric[][];
   [key: string]: unknown;
+}
+
+export interface PanelMetric {
+  name: string;
+  value: number | null;
+  higher_is_better: boolean | null;
+  best?: boolean;
+  error?: string;
 }
 
 export const SIGNS = ["all", "positive", "negative", "absolute_value"] as const;
@@ -101,7 +111,26 @@ const CSS = `
 .fx-attr .fx-wf-total { font-weight: 600; }
 .fx-attr .fx-rows { display: inline-flex; align-items: center; gap: 4px; }
 .fx-attr .fx-rows button { min-width: 1.8em; }
+.fx-attr .fx-pmetrics { display: grid; grid-template-columns: minmax(0, max-content) minmax(24px, 1fr) max-content;
+  gap: 1px 6px; align-items: center; width: 100%; font-size: var(--jp-ui-font-size0, 11px); line-height: 1.3;
+  border-top: 1px solid var(--jp-border-color2, #e0e0e0); padding-top: 3px; margin-top: 2px; }
+.fx-attr .fx-pm-name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; color: var(--jp-ui-font-color2, rgba(0,0,0,.6)); }
+.fx-attr .fx-pm-track { position: relative; height: 8px; background: var(--jp-layout-color2, #eee); }
+.fx-attr .fx-pm-bar { position: absolute; left: 0; top: 0; bottom: 0; background: var(--jp-ui-font-color3, #9e9e9e); }
+.fx-attr .fx-pm-best .fx-pm-bar { background: var(--jp-brand-color1, #1976d2); }
+.fx-attr .fx-pm-val { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
+.fx-attr .fx-pm-best.fx-pm-val { font-weight: 700; }
 `;
+
+/** Bar lengths of a metrics strip: |value| over the largest |value| of that metric among the panels (0..1). */
+export function metricShares(strips: ReadonlyArray<ReadonlyArray<PanelMetric>>): Array<Map<string, number>> {
+  const top = new Map<string, number>();
+  for (const s of strips) for (const m of s) if (m.value !== null && Number.isFinite(m.value)) top.set(m.name, Math.max(top.get(m.name) ?? 0, Math.abs(m.value)));
+  return strips.map((s) => new Map(s.map((m) => {
+    const t = top.get(m.name) ?? 0;
+    return [m.name, m.value !== null && Number.isFinite(m.value) && t > 0 ? Math.abs(m.value) / t : 0] as [string, number];
+  })));
+}
 
 /** Why a panel shows no map, or null when it has something to show. */
 export function emptyReason(values: ArrayLike<number> | null, info: PanelInfo | undefined, target: string): string | null {
@@ -224,6 +253,42 @@ function setup(view: View<AttributionTraits>): void {
       return { root: panel, title, readout, spark, body, canvas, message, colorbar, scale: 0, tips: null };
     });
     relayout();
+    drawPanelMetrics();
+  }
+
+  /** Under each panel, its evaluation values for the shown row: name with direction, a bar, the value (★ best). */
+  function drawPanelMetrics(): void {
+    const strips = view.get("panel_metrics") ?? [];
+    const shares = metricShares(strips);
+    doms.forEach((d, i) => {
+      d.root.querySelector(".fx-pmetrics")?.remove();
+      const entries = strips[i] ?? [];
+      if (entries.length === 0) return;
+      const box = h("div", { class: "fx-pmetrics", attrs: { role: "list", "aria-label": "evaluation of this map" } });
+      for (const m of entries) {
+        const dir = m.higher_is_better === true ? " ↑" : m.higher_is_better === false ? " ↓" : "";
+        const best = m.best ? " fx-pm-best" : "";
+        const name = h("div", { class: `fx-pm-name${best}`, text: `${m.name.replace(/_/g, " ")}${dir}` });
+        const track = h("div", { class: `fx-pm-track${best}` });
+        const bar = h("div", { class: "fx-pm-bar" });
+        bar.style.width = `${Math.round((shares[i].get(m.name) ?? 0) * 100)}%`;
+        track.appendChild(bar);
+        const ok = m.value !== null && Number.isFinite(m.value);
+        const val = h("div", { class: `fx-pm-val${best}`, text: ok ? `${m.best ? "★ " : ""}${fmt(m.value as number, 3)}` : "—" });
+        const why = ok
+          ? `${m.name}: ${fmt(m.value as number)} for this input (${m.higher_is_better === true ? "higher" : m.higher_is_better === false ? "lower" : "no direction: neither"} is better)${m.best ? "; the best of the panels" : ""}`
+          : `${m.name}: not computed${m.error ? ` (${m.error})` : ""}`;
+        for (const el of [name, track, val]) {
+          el.title = why;
+          el.dataset.name = m.name;
+        }
+        val.dataset.value = ok ? String(m.value) : "";
+        val.setAttribute("role", "listitem");
+        box.append(name, track, val);
+      }
+      d.root.appendChild(box);
+    });
+    view.data("metrics", strips.reduce((n, s) => n + s.length, 0));
   }
 
   /** Panel size from the width: image panels wrap, and shrink to fit a narrow column. */
@@ -544,6 +609,10 @@ function setup(view: View<AttributionTraits>): void {
   view.on("panels", () => {
     drawReadouts();
     scheduleDraw();
+  });
+  view.on("panel_metrics", () => {
+    drawPanelMetrics();
+    view.settled();
   });
   view.on("shape", () => {
     drawInput();

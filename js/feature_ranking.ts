@@ -31,6 +31,9 @@ interface Traits {
   progress: number;
   status: string;
   error: string;
+  // optional (a newer Python side): the rows the rankings use (a linked selection)
+  n_rows?: number;
+  rows_ranked?: number;
   [key: string]: unknown;
 }
 
@@ -211,8 +214,15 @@ function setup(view: View<Traits>): void {
     bars.querySelectorAll<HTMLElement>(".fx-row").forEach((row, i) => row.classList.toggle("fx-kept", i < k));
     cutoff.style.top = `${Math.min(k, shownCount()) * ROW}px`;
     cutoffLabel.textContent = `k = ${k}`;
-    kInfo.textContent = `keep ${k} of ${view.get("n_features")} features`;
+    kInfo.textContent = `keep ${k} of ${view.get("n_features")} features` + rowsText();
     drawCurve();
+  }
+
+  /** ", ranked on 37 of 178 rows" when a selection (a linked lasso) restricts the rows. */
+  function rowsText(): string {
+    const n = Number(view.get("n_rows") ?? 0);
+    const r = Number(view.get("rows_ranked") ?? n);
+    return n > 0 && r > 0 && r < n ? `, ranked on ${r.toLocaleString("en-US")} of ${n.toLocaleString("en-US")} rows` : "";
   }
 
   // ---- the probe curve -------------------------------------------------------------------------------
@@ -411,6 +421,10 @@ function setup(view: View<Traits>): void {
     drawCurve();
   });
   view.on("methods", fillMethods);
+  view.on(["rows_ranked", "n_rows"], () => {
+    view.data("rowsRanked", view.get("rows_ranked") ?? "");
+    markKept();
+  });
   view.on("names", renderBars);
   view.onTheme(() => {
     drawCurve();

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..compute.attribution import AttributionAccumulator, iter_attribution, plan_attribution
+from ..compute.attribution.blocks import check_row_method, iter_attribution_blocks
+from ..compute.engines import as_engine, refuse_dataset
 from ..results.attribution import AttributionResult
 from ..widgets.attribution_view import AttributionView
+from ..widgets.linking import linked_factory
 from ._run import check_stream, drain_or_stream
 
 
@@ -19,6 +22,7 @@ def attribute(
     chunk_size: int | None = None,
     seed: int | None = None,
     forward_args: Any = None,
+    engine: Any = None,
     stream: bool = False,
     **params: Any,
 ) -> AttributionResult | Any:
@@ -61,6 +65,14 @@ def attribute(
         Extra, non-attributed arguments passed to the model after the inputs: a tuple, a dict of keywords, or one
         value; a tensor whose first dimension is the batch is taken row by row (Captum's
         ``additional_forward_args``).
+    engine:
+        ``None``/``"local"`` (here), or ``"ray"`` / :class:`fxwidgets.RayEngine` for a dataset: blocks of rows
+        run as Ray tasks on the cluster's workers (on their GPUs when the cluster has some), the model shipped
+        once through the object store, and each block's rows streamed back as it finishes. The answer is the
+        local answer: every block runs the same plan with the same ``chunk_size`` and seed (needs
+        ``pip install fxwidgets[ray]``). Rows must be independent, so ``smoothgrad``, ``vargrad``,
+        ``gradient_shap`` and ``concepts`` (whose draws or factorisation span the batch) run locally only.
+        The plan (argument checks and one model pass over the rows) runs here first, as locally.
     stream:
         ``True`` starts a background :class:`~fxwidgets.runtime.Job` and returns it: ``job.show()`` is an
         :class:`AttributionView` that converges live with a Cancel button; ``job.result()`` waits.
@@ -68,11 +80,21 @@ def attribute(
     Bad input (a target out of range, inputs on another device than the model, a baseline of the wrong shape,
     a feature mask that does not cover the input, an unknown parameter) raises before any long work starts.
     """
+    stream = check_stream(stream)
+    runner = as_engine(engine)
+    refuse_dataset(inputs, "inputs")
+    if runner is not None:
+        check_row_method(method)
     plan = plan_attribution(model, inputs, target=target, method=method, chunk_size=chunk_size, seed=seed,
                             forward_args=forward_args, **params)
-    return drain_or_stream(iter_attribution(plan), AttributionAccumulator(plan), stream=check_stream(stream),
+    if runner is None:
+        source = iter_attribution(plan)
+    else:
+        source = iter_attribution_blocks(plan, runner, forward_args=forward_args, params=params)
+        plan.params.update(runner.describe())
+    return drain_or_stream(source, AttributionAccumulator(plan), stream=stream,
                            finish=AttributionResult.from_record, name=plan.method,
-                           view_factory=AttributionView.from_job, params=plan.params)
+                           view_factory=linked_factory(AttributionView.from_job), params=plan.params)
 
 
 __all__ = ["attribute"]

@@ -10,11 +10,14 @@ import torch
 
 from ..compute import dataset_distance as distances
 from ..compute import sample_selection as selections
+from ..compute.dsir_blocks import engine_hasher
+from ..compute.engines import as_engine, refuse_dataset
 from ..compute.embedding import METHODS as EMBEDDING_METHODS
 from ..compute.embedding import EmbeddingAccumulator, iter_embedding, plan_embedding
 from ..compute.validate import as_indices, check_choice, check_positive_int
 from ..results.datasets import (ActivationHistogramsResult, DatasetDistanceResult, EmbeddingResult,
                                 PairScoreHistogramsResult, SampleSelectionResult)
+from ..widgets.scatter import Scatter
 from ._run import check_stream, drain_or_stream
 
 SELECTION_METHODS = selections.METHODS
@@ -49,7 +52,8 @@ def embed(X: Any, method: str = "pca", n_components: int = 2, *, seed: int = 0, 
     plan = plan_embedding(X, method, n_components, seed=seed, **options)
     accumulator = EmbeddingAccumulator(plan)
     return drain_or_stream(iter_embedding(plan), accumulator, stream=check_stream(stream),
-                           finish=EmbeddingResult.from_record, name=f"{plan.method}-embedding", params=plan.params)
+                           finish=EmbeddingResult.from_record, name=f"{plan.method}-embedding", params=plan.params,
+                           view_factory=Scatter.from_job)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -61,7 +65,7 @@ _SELECTORS: dict[str, tuple[Callable[..., Any], tuple[str, ...], frozenset]] = {
     "k_center": (selections.iter_k_center, (), frozenset({"seed"})),
     "sensitivity": (selections.iter_sensitivity_sampling, (), frozenset({"seed"})),
     "hierarchical_kmeans": (selections.iter_hierarchical_kmeans_curation, (), frozenset({"seed"})),
-    "dsir": (selections.iter_dsir, ("target",), frozenset({"seed"})),
+    "dsir": (selections.iter_dsir, ("target",), frozenset({"seed", "hasher"})),
     "anchoral": (selections.iter_anchoral_subpool, ("labelled",), frozenset({"seed", "n_neighbours"})),
     "class_representatives": (selections.iter_class_representatives, (), frozenset({"seed"})),
 }
@@ -113,8 +117,8 @@ def _labelled_y(y: Any, labelled: Any, n: int | None) -> Any:
     return a
 
 
-def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, seed: int = 0, stream: bool = False,
-                   **options: Any) -> SampleSelectionResult | Any:
+def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, seed: int = 0, engine: Any = None,
+                   stream: bool = False, **options: Any) -> SampleSelectionResult | Any:
     """Which rows of a dataset to keep, and the method's own evidence for the choice.
 
     ``X``: (n, d) embeddings (a tensor or array), except for DSIR (raw texts or n-gram counts). ``k``: how many
@@ -152,6 +156,11 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
       (``how="centroid"``), the medoids (``"medoid"``) or nearest the centres of a per-class k-means
       (``"kmeans"``, SelectNAdapt). Options: ``how="centroid"``, ``max_iter=100``, ``chunk_size=None``.
 
+    ``engine="ray"`` (or a :class:`fxwidgets.RayEngine`) hashes DSIR's texts in blocks on the Ray cluster's
+    workers, the per-text part of its work (needs ``pip install fxwidgets[ray]``); the weights, the seeded draw and
+    the diagnostics are then computed here from the blocks in row order, so the selection is the local one. The
+    other methods couple the rows (a farthest-first traversal, k-means) and run locally only.
+
     ``stream=True`` returns a :class:`~fxwidgets.runtime.Job` (k-center yields growing prefixes of the
     selection; hierarchical curation and DSIR report their stages) whose ``result()`` equals the blocking
     result. Bad input raises before any work starts and names the argument: an unknown method or option, a
@@ -159,6 +168,11 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
     """
     method = check_choice(method, "method", SELECTION_METHODS)
     k = check_positive_int(k, "k", allow_none=False)
+    runner = as_engine(engine)
+    refuse_dataset(X, "X")
+    if runner is not None and method != "dsir":
+        raise ValueError(f"engine={engine!r} runs DSIR's per-text hashing on workers; method={method!r} couples the "
+                         "rows (farthest points, k-means, neighbours) and runs locally only: drop engine=")
     fn, required, _ = _SELECTORS[method]
     _check_options(options, selection_options(method), f"method={method!r}")
     for name in required:
@@ -176,7 +190,8 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
         raise ValueError(f"k={k} is more than the {n} rows of X")
     if method == "dsir":
         opts = dict(options)
-        source = fn(X, opts.pop("target"), k, seed=seed, **opts)
+        hasher = None if runner is None else engine_hasher(runner)
+        source = fn(X, opts.pop("target"), k, seed=seed, hasher=hasher, **opts)
     elif method == "anchoral":
         opts = dict(options)
         labelled = opts.pop("labelled")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..compute.engines import as_engine, refuse_dataset
+from ..compute.evaluation.blocks import check_blocks, iter_comparison_blocks
 from ..compute.evaluation.comparison import ComparisonAccumulator, iter_comparison, plan_comparison
 from ..results.evaluation import EvaluationResult
+from ..widgets.metrics_table import MetricsTable
 from ._run import check_stream, drain_or_stream
 
 
@@ -23,6 +26,7 @@ def evaluate(
     aggregate: Any = None,
     chunk_size: int | None = None,
     seed: int = 0,
+    engine: Any = None,
     stream: bool = False,
 ) -> EvaluationResult | Any:
     """Score attributions of ``model`` on ``inputs``: faithfulness, robustness, complexity, randomisation sanity
@@ -71,20 +75,35 @@ def evaluate(
         The one memory knob: model rows (or rows given to ``explain_func``) at once. It never changes the answer.
     seed:
         Seeds every random draw (perturbations, subsets, re-initialised layers, other targets).
+    engine:
+        ``None``/``"local"`` (here), or ``"ray"`` / :class:`fxwidgets.RayEngine` for a dataset: blocks of samples
+        (a multiple of ``chunk_size`` each) are evaluated as Ray tasks on the cluster's workers, the model and the
+        explain functions shipped once, each block's scores streamed back as it finishes. Every draw is keyed by
+        (seed, metric, sample, draw) and a block knows its first sample, so the answer is the local answer
+        (needs ``pip install fxwidgets[ray]``). ``aggregate`` (fitted on all samples together) runs locally only.
     stream:
         ``True`` starts a background :class:`~fxwidgets.runtime.Job` and returns it at once; ``job.result()``
         waits for the same :class:`EvaluationResult` the blocking call returns (``job.state.partial()`` is the
-        table so far).
+        table so far); ``job.show()`` is the :class:`~fxwidgets.MetricsTable`, filling in as values arrive.
 
     Bad input (attributions of the wrong shape, methods with maps of different shapes, an unknown metric or
     parameter, a metric whose ``explain_func`` or ``mask`` is missing, a target out of range, ``stream`` not a
     bool) raises naming the argument before any long work starts.
     """
     stream = check_stream(stream)
+    runner = as_engine(engine)
+    refuse_dataset(inputs, "inputs")
     plan = plan_comparison(model, inputs, attributions, target=target, metrics=metrics, explain_func=explain_func,
                            perturb_func=perturb_func, mask=mask, chunk_size=chunk_size, seed=seed, aggregate=aggregate)
-    return drain_or_stream(iter_comparison(plan), ComparisonAccumulator(plan), stream=stream,
-                           finish=EvaluationResult.from_record, name="evaluate", params=plan.params)
+    if runner is None:
+        source = iter_comparison(plan)
+    else:
+        check_blocks(plan)
+        source = iter_comparison_blocks(plan, runner)
+        plan.params.update(runner.describe())
+    return drain_or_stream(source, ComparisonAccumulator(plan), stream=stream,
+                           finish=EvaluationResult.from_record, name="evaluate", view_factory=MetricsTable.from_job,
+                           params=plan.params)
 
 
 __all__ = ["evaluate"]

@@ -162,8 +162,9 @@ def near_share(a: Points, b: Points | None, *, rows: int = 256, cols: int = 2048
     return float(near.float().mean())
 
 
-def _gather_exact(a: Points, b: Points, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
-    """``sum(((a.raw[ia] - b.raw[ib]) / scale)^2)`` accumulated in float64, in chunks of pairs that fit a tile.
+def pair_sq_distances(a: Points, b: Points, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+    """Squared distances of the pairs ``(a[ia[p]], b[ib[p]])`` in scaled units, exact: ``sum(((a.raw[ia] -
+    b.raw[ib]) / scale)^2)`` accumulated in float64 (the result is float64), in chunks of pairs that fit a tile.
 
     The difference is taken in the raw dtype: rounding a difference costs half an ulp *of the difference*, so
     each square is correct to one ulp however close the two rows are (this is what the product cannot do)."""
@@ -218,7 +219,7 @@ def _float64_product(a: Points, b: Points) -> torch.Tensor:
         part = torch.addmm(sqb[None, :], za, zb.T, alpha=-2.0).add_(sqa[:, None])
         i, j = (part < NEAR_FLOAT64_PRODUCT * (sqa[:, None] + sqb[None, :])).nonzero(as_tuple=True)
         if i.numel():
-            part[i, j] = _gather_exact(a, b, i, j + lo)
+            part[i, j] = pair_sq_distances(a, b, i, j + lo)
         d64[:, lo:lo + step] = part
     return d64
 
@@ -260,5 +261,5 @@ def sq_distances(a: Points, b: Points, *, diagonal_offset: int | None = None,
         # Many near pairs on these rows: a float64 product of the rows is cheaper than gathering each pair.
         d[rows] = _float64_product(a[rows], b).to(d.dtype)
     else:
-        d[i, j] = _gather_exact(a, b, i, j).to(d.dtype)
+        d[i, j] = pair_sq_distances(a, b, i, j).to(d.dtype)
     return d

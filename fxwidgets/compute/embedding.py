@@ -19,7 +19,6 @@ import torch
 
 from .affinity import METRICS
 from .graph import connected_components, spectral_embedding
-from .kmeans import rows_per_chunk
 from .knn import knn_graph, knn_search
 from .memory import check_fits
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int

@@ -616,8 +616,17 @@ def _kl(p: torch.Tensor, q: torch.Tensor, smoothing: float) -> float:
     return float((p[keep] * (torch.log(p[keep] + smoothing) - torch.log(q[keep] + smoothing))).sum())
 
 
+def hash_here(texts: Sequence[str], n_buckets: int, ngrams: int) -> Iterator[tuple[int, int, tuple]]:
+    """Hash ``texts`` on this thread, ``DSIR_TEXTS_PER_STEP`` at a time: ``(start, stop, (rows, buckets, counts))``
+    per block, rows counted from the block's start (the shape an engine's hasher yields, in any order)."""
+    cache: dict = {}
+    for s in range(0, len(texts), DSIR_TEXTS_PER_STEP):
+        e = min(len(texts), s + DSIR_TEXTS_PER_STEP)
+        yield s, e, hash_texts(texts, n_buckets, ngrams, cache=cache, start=s, stop=e)
+
+
 def iter_dsir(raw, target, k: int, *, n_buckets: int = 10_000, ngrams: int = 2, seed: int = 0, top_k: bool = False,
-              smoothing: float = 1e-8) -> Iterator[SampleSelection]:
+              smoothing: float = 1e-8, hasher: Any = None) -> Iterator[SampleSelection]:
     """Data selection with importance resampling (Xie et al. 2023).
 
     Features: every text becomes hashed n-gram counts z (lower-cased word/punctuation tokens; unigrams and
@@ -632,6 +641,10 @@ def iter_dsir(raw, target, k: int, *, n_buckets: int = 10_000, ngrams: int = 2, 
     KL reduction (the paper's data metric): ``KL(p_target ‖ p_raw) − KL(p_target ‖ p_selected)`` on the same
     bucket distributions (random selection has the raw distribution in expectation); also reported against one
     seeded uniform random subset of the same size. ``scores`` are the log importance weights of all raw rows.
+
+    ``hasher(texts, n_buckets, ngrams)``: where the texts are hashed, the per-text work (default
+    :func:`hash_here`; an engine's hasher runs blocks on workers and yields them as they finish). Blocks are put
+    back in row order, so the counts, weights and selection are the same wherever the texts were hashed.
     """
     k = check_positive_int(k, "k", allow_none=False)
     n_buckets = check_positive_int(n_buckets, "n_buckets", allow_none=False)
@@ -640,6 +653,9 @@ def iter_dsir(raw, target, k: int, *, n_buckets: int = 10_000, ngrams: int = 2, 
     top_k = check_bool(top_k, "top_k")
     gen = _generator(seed)
     texts = _is_texts(raw) or isinstance(raw, str)
+    if hasher is not None and not texts and not _is_texts(target):
+        raise ValueError("engine: DSIR on count matrices is one matrix-vector product, done here; an engine hashes "
+                         "texts (give raw and target as lists of texts, or drop engine=)")
     if texts:
         raw_texts = _check_texts(raw, "raw")
         if not (_is_texts(target) or isinstance(target, str)):
@@ -666,30 +682,38 @@ def iter_dsir(raw, target, k: int, *, n_buckets: int = 10_000, ngrams: int = 2, 
     params = {"k": k, "n_buckets": n_buckets, "ngrams": ngrams if texts else None, "top_k": top_k,
               "smoothing": smoothing, "features": "hashed n-grams" if texts else "given counts"}
     if texts:
-        return _dsir_text_steps(raw_texts, target_texts, k, n_buckets, ngrams, gen, seed, top_k, smoothing, params)
+        return _dsir_text_steps(raw_texts, target_texts, k, n_buckets, ngrams, gen, seed, top_k, smoothing, params,
+                                hasher or hash_here)
     raw_counts = BucketCounts(n, n_buckets, dense=z_raw.double())
     return _once(lambda: _dsir_select(raw_counts, z_target.double().sum(0), k, gen, seed, top_k, smoothing,
                                       params, {}))
 
 
-def _dsir_text_steps(raw_texts, target_texts, k, n_buckets, ngrams, gen, seed, top_k, smoothing, params):
-    cache: dict = {}
+def _dsir_text_steps(raw_texts, target_texts, k, n_buckets, ngrams, gen, seed, top_k, smoothing, params, hasher):
     n = len(raw_texts)
-    _, t_cols, t_vals = hash_texts(target_texts, n_buckets, ngrams, cache=cache)
+    t_cols: list = []
+    t_vals: list = []
+    for _s, _e, (_r, c, v) in sorted(hasher(target_texts, n_buckets, ngrams), key=lambda block: block[0]):
+        t_cols.extend(c)
+        t_vals.extend(v)
     target_counts = torch.zeros(n_buckets, dtype=torch.float64).index_add_(
         0, torch.as_tensor(t_cols, dtype=torch.int64), torch.as_tensor(t_vals, dtype=torch.float64))
+    blocks: dict = {}
+    done = 0
+    for s, e, triplets in hasher(raw_texts, n_buckets, ngrams):
+        blocks[s] = triplets
+        done += e - s
+        if done < n:
+            yield SampleSelection(indices=torch.empty(0, dtype=torch.int64), method="dsir", params=params, seed=seed,
+                                  diagnostics={"stage": f"hashed {done} of {n} raw texts"}, progress=0.95 * done / n)
     rows: list = []
     cols: list = []
     vals: list = []
-    for s in range(0, n, DSIR_TEXTS_PER_STEP):
-        e = min(n, s + DSIR_TEXTS_PER_STEP)
-        r, c, v = hash_texts(raw_texts, n_buckets, ngrams, cache=cache, start=s, stop=e)
+    for s in sorted(blocks):  # row order, whatever order the blocks finished in
+        r, c, v = blocks[s]
         rows.extend(x + s for x in r)
         cols.extend(c)
         vals.extend(v)
-        if e < n:
-            yield SampleSelection(indices=torch.empty(0, dtype=torch.int64), method="dsir", params=params, seed=seed,
-                                  diagnostics={"stage": f"hashed {e} of {n} raw texts"}, progress=0.95 * e / n)
     counts = BucketCounts(n, n_buckets, rows=torch.as_tensor(rows, dtype=torch.int64),
                           cols=torch.as_tensor(cols, dtype=torch.int64), vals=torch.as_tensor(vals, dtype=torch.float64))
     extra = {"raw_ngrams": int(sum(vals)), "target_ngrams": int(target_counts.sum())}

@@ -2,7 +2,8 @@
 
 Each result extends its compute record (so a function that takes the record takes the result) and carries
 what a scatter view needs: per-row ``coordinates``; the selection's ``indices`` with per-row ``scores`` and
-``groups`` and per-selected-row ``weights``. Until a scatter view is registered, ``show()`` is ``plot()``.
+``groups`` and per-selected-row ``weights``. ``show()`` opens ``fx.Scatter`` (registered by the widgets layer):
+``EmbeddingResult.show(labels)``, ``SampleSelectionResult.show(X)`` or ``.show(coordinates=embedding)``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ class EvaluationResult(ComparisonRecord, Result):
     ``result[method, metric]`` is one cell's record, ``result[metric]`` the same when there is one method,
     ``result.metric(name)`` one column (method -> record). ``means()`` / ``stderrs()`` are the (methods, metrics)
     table, ``values()`` the (methods, metrics, samples) per-sample values. ``aggregate`` holds the aggregate's
-    weights and criterion when it was requested. ``show()`` is the static :meth:`plot` until a view is registered.
+    weights and criterion when it was requested. ``show()`` is the interactive :class:`~fxwidgets.MetricsTable`, :meth:`plot` the static figure.
     """
 
     # -- the numbers -----------------------------------------------------------------------------------------
@@ -118,19 +118,7 @@ class EvaluationResult(ComparisonRecord, Result):
         cols = [self.metric_names.index(k) for k in names]
         means, ses = self.means().numpy()[:, cols], self.stderrs().numpy()[:, cols]
         M, K = means.shape
-        goodness = np.full((M, K), np.nan)
-        for j, k in enumerate(names):
-            col, hib = means[:, j], self.higher_is_better(k)
-            finite = np.isfinite(col)
-            if hib is None or not finite.any():
-                continue
-            lo, hi = np.nanmin(col), np.nanmax(col)
-            if hi - lo > EQUAL_SPREAD * max(abs(lo), abs(hi)):
-                score = (col - lo) / (hi - lo)
-                score = score if hib else 1.0 - score
-            else:  # every method equal (to 0.1 %): all best, rather than a full colour range over rounding
-                score = np.ones_like(col)
-            goodness[:, j] = np.where(finite, score, np.nan)
+        goodness = column_goodness(means, [self.higher_is_better(k) for k in names])
         colours = plt_colormap(cmap)(np.nan_to_num(goodness, nan=0.5))
         colours[..., 3] = np.where(np.isfinite(goodness), 0.55, 0.0)
         ax.imshow(colours, aspect="auto", interpolation="nearest")
@@ -188,6 +176,28 @@ class EvaluationResult(ComparisonRecord, Result):
         agg = "" if self.aggregate is None else f", aggregate weights={ {k: round(w, 4) for k, w in self.aggregate.weights.items()} }"
         return (f"EvaluationResult(methods={list(self.methods)}, n_samples={self.n_samples}, seed={self.seed}"
                 f"{agg}, progress={self.progress:.0%}\n" + "\n".join(rows) + ")")
+
+
+def column_goodness(means: np.ndarray, higher_is_better: list) -> np.ndarray:
+    """(methods, metrics) in [0, 1] per column: 1 for the best mean by the metric's direction, 0 for the worst,
+    linear between; a column whose finite means agree to ``EQUAL_SPREAD`` of their size is all 1 (a tie, not a
+    full colour range over rounding); NaN where a metric has no direction or a cell no value. What the figure and
+    the table view colour by."""
+    means = np.asarray(means, dtype=np.float64)
+    goodness = np.full(means.shape, np.nan)
+    for j, hib in enumerate(higher_is_better):
+        col = means[:, j]
+        finite = np.isfinite(col)
+        if hib is None or not finite.any():
+            continue
+        lo, hi = np.nanmin(col), np.nanmax(col)
+        if hi - lo > EQUAL_SPREAD * max(abs(lo), abs(hi)):
+            score = (col - lo) / (hi - lo)
+            score = score if hib else 1.0 - score
+        else:
+            score = np.ones_like(col)
+        goodness[:, j] = np.where(finite, score, np.nan)
+    return goodness
 
 
 def plt_colormap(cmap: Any) -> Any:

@@ -18,6 +18,7 @@ from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
 from ..results.base import show_matrix
 from ..results.colors import check_center
 from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .linking import Linkable
 
 #: Cells per side the browser draws. 4096^2 float32 is 64 MiB in the page; larger matrices are shown
 #: as block means (the tooltip then asks the kernel for the exact value).
@@ -44,11 +45,12 @@ def _merge_intervals(pending: list | None, update: tuple[int, int]) -> list[tupl
     return merged
 
 
-class AffinityHeatmap(ColormapWidget):
+class AffinityHeatmap(Linkable, ColormapWidget):
     """An interactive heatmap of a matrix, static or streamed from a job.
 
     Hover shows row, column, value and labels; a click selects a cell and a drag selects a block, both
-    landing in :attr:`selection` (full-matrix indices).
+    landing in :attr:`selection` (full-matrix indices). Linked (``fx.link``), its selected rows are what it
+    passes on, and rows selected elsewhere arrive as ``{"rows": [...], "cols": []}`` (drawn as row bands).
     """
 
     _esm = bundle("affinity_heatmap")
@@ -168,6 +170,18 @@ class AffinityHeatmap(ColormapWidget):
                 raise traitlets.TraitError(f"selection[{key!r}] has indices outside 0..{limit - 1}")
             out[key] = idx
         return out
+
+    # -- linking: the rows of the matrix --------------------------------------------------------------
+    link_source_traits = ("selection",)
+
+    def link_rows(self) -> np.ndarray:
+        return self.selected_rows
+
+    def show_link_rows(self, rows: np.ndarray) -> None:
+        self.selection = {"rows": [int(r) for r in rows], "cols": []}
+
+    def link_n_rows(self) -> int:
+        return self.shape[0]
 
     @property
     def selected_rows(self) -> np.ndarray:

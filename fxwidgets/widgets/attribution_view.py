@@ -7,14 +7,17 @@ are applied in the browser; changing them never calls the kernel.
 
 Contract (kernel <-> js/attribution_view.ts):
 
-- traits: ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
+- traits: ``n_rows`` (inputs in the batch) and ``row`` (the one shown; both ways: the view's ◀ ▶, or a linked
+  view's selection), ``kind`` (image/text/tabular), ``titles`` (one per panel), ``shape`` ([H, W] or [n]), ``tokens``,
   ``feature_names``, ``target`` (written by the view's selector; the kernel then recomputes every panel and bumps
   ``generation``), ``target_names``, ``can_recompute``, ``sign``, ``cmap``, ``opacity``, ``clip`` (percentile of
   |value| that maps to full colour), ``panels`` (per panel: method, status, progress, stderr, stderr_history,
   base_value, output, gap, done), ``generation``, ``title`` and the StreamingWidget's progress/status/error;
 - kernel -> view: ``{"type": "panel", "index", "generation", "values": float32 array}`` and
   ``{"type": "background", "image": uint8 (H, W, 3)}``; a panel message of an older generation is ignored;
-- view -> kernel RPC: ``snapshot {}`` (re-sends the background and every panel), ``cancel {}`` (every panel).
+- view -> kernel RPC: ``snapshot {}`` (re-sends the background and every panel), ``cancel {}`` (every panel);
+- ``panel_metrics`` (Python): under each panel, its evaluation values for the shown row (widgets/_panel_metrics.py),
+  from ``metrics=`` (a finished ``fx.evaluate`` result) or computed after the panels finish (``evaluate=``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from ..results.attribution import AttributionResult
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
+from ._panel_metrics import evaluation_job, metric_request, request_names, strips_from_evaluation, strips_from_records
 from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .linking import Linkable
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
 
@@ -79,6 +84,15 @@ def _background(image: Any) -> np.ndarray:
     return np.ascontiguousarray((a * 255).round().astype(np.uint8))
 
 
+def _token_ids(inputs: Any, results: Any) -> bool:
+    """Whether the inputs (or, for finished results, the inputs they explain) are integer token ids."""
+    if isinstance(inputs, torch.Tensor):
+        return not inputs.is_floating_point() and not inputs.is_complex() and inputs.dtype != torch.bool
+    first = results[0] if isinstance(results, (list, tuple)) and results else results
+    params = getattr(first, "params", None) or {}
+    return str(params.get("input_dtype", "")).startswith(("int", "uint"))
+
+
 class _Panel:
     def __init__(self, method: str, params: dict, title: str) -> None:
         self.method, self.params, self.title = method, dict(params), title
@@ -88,12 +102,13 @@ class _Panel:
         self.stderr_history: list[float] = []
 
 
-class AttributionView(ColormapWidget):
+class AttributionView(Linkable, ColormapWidget):
     """Attributions of one input (row ``index`` of the inputs), one panel per method.
 
     Build it from a model (``AttributionView(model, inputs, target=..., methods=[...])``: every method runs as
     a job and the target selector recomputes them), from a streamed job (``fx.attribute(..., stream=True).show()``)
-    or from finished results (``result.show(inputs)``; no recompute). ``kind`` is inferred: inputs of shape
+    or from finished results (``result.show(inputs)``; no recompute). :attr:`row` is the input shown (of
+    :attr:`n_rows`); linked to a scatter or heatmap (``fx.link``), it shows the first row selected there. ``kind`` is inferred: inputs of shape
     (C, H, W) are images, 1-D inputs with ``tokens`` are text, other 1-D inputs are tabular rows.
     """
 
@@ -120,6 +135,7 @@ class AttributionView(ColormapWidget):
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     generation = traitlets.Int(0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    panel_metrics = traitlets.List(traitlets.List(traitlets.Dict())).tag(sync=True)
 
     def __init__(
         self,
@@ -144,6 +160,8 @@ class AttributionView(ColormapWidget):
         title: str = "",
         chunk_size: int | None = None,
         max_rate_hz: float = MAX_RATE_HZ,
+        evaluate: Any = None,
+        metrics: Any = None,
     ) -> None:
         if isinstance(model, AttributionResult) or (isinstance(model, (list, tuple)) and model
                                                      and isinstance(model[0], AttributionResult)):
@@ -180,7 +198,7 @@ class AttributionView(ColormapWidget):
         elif model is not None:
             if inputs is None:
                 raise TypeError("inputs are required with a model")
-            x = as_inputs(inputs, model)
+            x = as_inputs(inputs, model, keep_integer=True)  # token ids stay ids: the model embeds them
             if not 0 <= index < x.shape[0]:
                 raise ValueError(f"index {index} is out of range for {x.shape[0]} inputs")
             self._model, self._inputs = model, x[index:index + 1]
@@ -207,6 +225,7 @@ class AttributionView(ColormapWidget):
                 raise ValueError(f"inputs has {inputs.shape[0]} rows but the results have {n_batch}")
             self._all_inputs = inputs
             self._inputs = None if inputs is None else inputs[index:index + 1]
+            self._all_inputs = inputs
             self._row = index
             # Deep Feature Factorization: one panel per concept, its heat map over the image
             entries = []
@@ -220,10 +239,15 @@ class AttributionView(ColormapWidget):
             target = None if not res[0].target else int(res[0].target[index])
             n_outputs = None
         shape_row = tuple(self._inputs.shape[1:]) if self._inputs is not None else tuple(res[0].values.shape[1:])
+        if kind is None and tokens is None and len(shape_row) == 1 and _token_ids(self._inputs, results):
+            kind = "text"  # a model of token ids: its values are one per token
         if kind is None:
             kind = "image" if len(shape_row) >= 2 and tokens is None else ("text" if tokens is not None else "tabular")
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
+        if kind == "text" and tokens is not None and len(tokens) != shape_row[0]:
+            raise ValueError(f"tokens has {len(tokens)} entries but each input has {shape_row[0]} tokens: give one "
+                             f"string per token position (tokens[i] labels position i of the shown input)")
         names = [str(m) for m, _ in specs]
         titles = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
         tokens = [str(t) for t in tokens] if tokens is not None else []
@@ -243,6 +267,15 @@ class AttributionView(ColormapWidget):
         if kind == "image":
             self._background = self._row_background(index)
         self._coalescer: Coalescer = Coalescer(_merge, self._flush, max_rate_hz=max_rate_hz)
+        self._evaluate = metric_request(evaluate)
+        if self._evaluate is not None and self._model is None:
+            raise TypeError("evaluate= needs the model (AttributionView(model, inputs, ...)); for finished results "
+                            "give metrics=fx.evaluate(model, inputs, results, ...)")
+        self._evaluation, self._metrics_job, self._metrics_row = metrics, None, index
+        if metrics is not None:
+            self._strips_from_evaluation()
+            if self.has_trait("row"):  # a view that browses rows: the strip follows the row shown
+                self.observe(lambda _change: self._strips_from_evaluation(), names="row")
         self.rpc.register("snapshot", self._rpc_snapshot)
         self.observe(self._on_target, names="target")
         self.observe(self._on_row, names="row")
@@ -297,6 +330,7 @@ class AttributionView(ColormapWidget):
             for p in self._panels:
                 if p.job is not None:
                     p.job.cancel()
+            self._cancel_metrics()
         tgt = self.target if self.target_names else None
         for i, p in enumerate(self._panels):
             p.values, p.stderr_history = None, []
@@ -380,6 +414,63 @@ class AttributionView(ColormapWidget):
                 self.error = "; ".join(p.info.get("error", "") for p in self._panels if p.info.get("error"))
                 return
         self.status, self.progress = "done", 1.0
+        if self._evaluate is not None:
+            self._start_metrics()
+
+    # -- the metrics strip -------------------------------------------------------------------------------------------
+    def _shown_row(self) -> int:
+        """The data row shown: what a finished evaluation's per-sample values are indexed by."""
+        return int(getattr(self, "row", self._metrics_row))
+
+    def _strips_from_evaluation(self) -> None:
+        self.panel_metrics = strips_from_evaluation(self._evaluation, self.titles, [p.method for p in self._panels],
+                                                    self._shown_row())
+
+    def _cancel_metrics(self) -> None:
+        if self._metrics_job is not None:
+            self._metrics_job.cancel()
+            self._metrics_job = None
+        if self._evaluation is None:
+            self.panel_metrics = []
+
+    def _start_metrics(self) -> None:
+        """Score every finished panel on the shown row (after the panels of this generation are all done)."""
+        with self._lock:  # two panels ending at once both see "all done": start once per generation
+            gen = self._generation
+            if getattr(self, "_metrics_generation", None) == gen:
+                return
+            self._metrics_generation = gen
+        results = {}
+        for i, p in enumerate(self._panels):
+            if p.job is not None and p.job.status == "done":
+                results[i] = p.job.completed_result()
+        names = request_names(self._evaluate)
+        tgt = self.target if self.target_names else None
+        try:
+            job, errors = evaluation_job(self._model, self._inputs, results, self.titles, self._evaluate, target=tgt)
+        except Exception as exc:  # noqa: BLE001 - shown under the panels, not lost in a log
+            job, errors = None, {i: f"{type(exc).__name__}: {exc}" for i in range(len(self._panels))}
+        view = self
+
+        class Listener:
+            def on_item(self, job: Job, item: Any) -> None:
+                pass
+
+            def on_end(self, job: Job) -> None:
+                if gen != view._generation:
+                    return
+                if job.status == "done":
+                    view.panel_metrics = strips_from_records(job.completed_result(), errors, len(view._panels), names)
+                else:
+                    why = job.error_text or job.status
+                    view.panel_metrics = strips_from_records({}, {i: why for i in range(len(view._panels))},
+                                                             len(view._panels), names)
+
+        if job is None:
+            self.panel_metrics = strips_from_records({}, errors, len(self._panels), names)
+            return
+        self._metrics_job = job
+        job.subscribe(Listener())
 
     def _flush(self, indices: set) -> None:
         for i in sorted(indices):
@@ -411,6 +502,7 @@ class AttributionView(ColormapWidget):
             return
         if change["old"] == change["new"] or not self.can_recompute:
             return
+        self._auto_target = False
         n = len(self.target_names)
         if change["new"] is None or not 0 <= change["new"] < n:
             self.error = f"target must be in 0..{n - 1}, got {change['new']!r}"
@@ -420,6 +512,14 @@ class AttributionView(ColormapWidget):
             self._start_all()
         except Exception as exc:  # noqa: BLE001 - a failed recompute is shown in the view, not lost in a log
             self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+
+    # -- linking: a follower, it shows the first selected row --------------------------------------------------
+    def show_link_rows(self, rows: np.ndarray) -> None:
+        if len(rows) > 0 and int(rows[0]) != self.row:
+            self.row = int(rows[0])
+
+    def link_n_rows(self) -> int:
+        return self.n_rows
 
     def _rpc_cancel(self, _args: dict) -> dict:
         for p in self._panels:
@@ -434,6 +534,8 @@ class AttributionView(ColormapWidget):
         for p in self._panels:
             if p.job is not None:
                 p.job.cancel()
+        if self._metrics_job is not None:
+            self._metrics_job.cancel()
 
     def _rpc_snapshot(self, _args: dict) -> dict:
         self._send_background()
@@ -595,11 +697,15 @@ class AttributionView(ColormapWidget):
 
     # -- Python-side conveniences -------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for every panel's job; True when all finished."""
+        """Wait for every panel's job (and the metrics strip's evaluation, when one was started); True when all
+        finished."""
         ok = True
         for p in self._panels:
             if p.job is not None:
                 ok = p.job.wait(timeout) and ok
+        metrics_job = self._metrics_job
+        if metrics_job is not None:
+            ok = metrics_job.wait(timeout) and ok
         return ok
 
     def display_values(self, i: int = 0) -> np.ndarray | None:

@@ -6,7 +6,9 @@ methods and the held-out probe curve (a Job per method, streamed k by k). The vi
 
 Contract with js/feature_ranking.ts (the shared rules of docs/protocol.md apply: arrays as binary buffers):
 
-- synced traits: ``names``, ``methods``, ``n_features``, ``max_bars``, ``curve_label``, ``title`` (Python);
+- synced traits: ``names``, ``methods``, ``n_features``, ``max_bars``, ``curve_label``, ``title``, ``n_rows``
+  (rows of X) and ``rows_ranked`` (rows the rankings use: fewer after :meth:`FeatureRanking.rank_rows`, e.g. a
+  linked scatter's lasso) (Python);
   ``method`` and ``k`` (both); ``selected`` (Python: the top-k indices of ``method``'s ranking);
   ``progress``/``status``/``error`` (the probe job of the current method).
 - RPC ``state {}`` -> ``{"ranking": R, "curve": C?, "agreement": {"methods", "matrix" (m x m float32)}}``;
@@ -27,6 +29,7 @@ import threading
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 import traitlets
 
 from ..compute.selection import plan_selection
@@ -39,12 +42,16 @@ from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_RATE_HZ
 from .base import StreamingWidget, bundle, new_figure
+from .linking import Linkable, as_rows
 
 DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs", "ilfs")
 REGRESSION_METHODS = ("pearson", "mi", "mrmr", "sequential_attention")
 
 #: Bars the view lists (the rest are reachable by setting k from Python).
 MAX_BARS = 300
+
+#: Fewest selected rows the held-out curve is computed on (a quarter of them is held out).
+MIN_PROBE_ROWS = 40
 
 
 class _Curve:
@@ -62,7 +69,7 @@ class _Curve:
         return {"k": list(self.ks), "score": list(self.values)}
 
 
-class FeatureRanking(StreamingWidget):
+class FeatureRanking(Linkable, StreamingWidget):
     """Interactive top-k feature selection.
 
     ``FeatureRanking(X, y, methods=("fisher", "mi"), k=10, feature_names=names, stability=20)``:
@@ -70,6 +77,9 @@ class FeatureRanking(StreamingWidget):
     (or click a bar) that sets :attr:`k`, :attr:`selected` = the top-k feature indices, a held-out
     accuracy (R^2 for a continuous y) curve against k streamed while it is computed, a bootstrap band on
     every bar and a stability (Jaccard of top-k sets) curve, and the rank agreement between methods.
+
+    :meth:`rank_rows` ranks again on some rows of X only (in a background job); linked to a scatter
+    (``fx.link``), the rows lassoed there are the ones ranked.
     """
 
     _esm = bundle("feature_ranking")
@@ -83,6 +93,8 @@ class FeatureRanking(StreamingWidget):
     max_bars = traitlets.Int(MAX_BARS).tag(sync=True)
     curve_label = traitlets.Unicode("held-out accuracy").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    n_rows = traitlets.Int(0).tag(sync=True)
+    rows_ranked = traitlets.Int(0).tag(sync=True)
 
     @classmethod
     def from_result(cls, result: SelectionResult, X: Any = None, y: Any = None, **kwargs: Any) -> "FeatureRanking":
@@ -119,9 +131,14 @@ class FeatureRanking(StreamingWidget):
         if not isinstance(k, int) or not 1 <= k <= d:
             raise ValueError(f"k must be an integer in 1..{d}, got {k!r}")
         self._results = results
+        self._full_results = dict(results)
+        self._params = {m: dict(p) for m, p in params.items() if isinstance(p, dict)}
         self._lock = threading.RLock()
+        n_rows = int(features(X).shape[0]) if X is not None else 0
         super().__init__(names=names, methods=methods, method=method, k=k, n_features=d, title=title,
-                         max_bars=int(max_bars))
+                         max_bars=int(max_bars), n_rows=n_rows, rows_ranked=n_rows)
+        self._rank_job: Job | None = None
+        self._rows: np.ndarray | None = None  # rows of X the rankings use (None: all)
         self.selected = [int(i) for i in results[method].ranking[:k].tolist()]
         self._bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._stability: dict[str, dict] = {}
@@ -224,11 +241,14 @@ class FeatureRanking(StreamingWidget):
             if method in self._curves:
                 self._send_curve(method)
                 return
-            x = features(self._X)
-            if is_continuous(self._y):
-                t, classification, n_classes = target(self._y, x.shape[0], x.device, x.dtype), False, 1
+            X, Y = self._X, self._y
+            if self._rows is not None:
+                X, Y = _take(X, self._rows), _take(Y, self._rows)
+            x = features(X)
+            if is_continuous(Y):
+                t, classification, n_classes = target(Y, x.shape[0], x.device, x.dtype), False, 1
             else:
-                lab = labels(self._y, x.shape[0], x.device, "probe")
+                lab = labels(Y, x.shape[0], x.device, "probe")
                 t, classification, n_classes = lab.codes, True, lab.n_classes
             ranking = self._results[method].ranking
             ks = default_ks(self.n_features)
@@ -259,10 +279,10 @@ class FeatureRanking(StreamingWidget):
         scores = r.scores.detach().cpu().double().numpy()
         payload = {"type": "ranking", "method": method, "larger_is_better": r.larger_is_better,
                    "scores": scores.astype(np.float32), "order": r.ranking.cpu().numpy().astype(np.int32)}
-        if method in self._bands:
+        if method in self._bands and self._rows is None:  # the bootstrap bands describe all rows
             lo, hi = self._bands[method]
             payload["lo"], payload["hi"] = lo.astype(np.float32), hi.astype(np.float32)
-        if method in self._stability:
+        if method in self._stability and self._rows is None:
             st = self._stability[method]
             payload["stab_k"] = np.asarray(st["k"], dtype=np.int32)
             payload["stab_jaccard"] = np.asarray(st["jaccard"], dtype=np.float32)
@@ -271,6 +291,81 @@ class FeatureRanking(StreamingWidget):
     def _send_ranking(self, method: str) -> None:
         content, buffers = pack(self._ranking_payload(method))
         self._send_message(content, buffers)
+
+    # -- ranking on some rows (a linked selection) ---------------------------------------------------------
+    def rank_rows(self, rows: Any) -> Job | None:
+        """Rank every method again on rows ``rows`` of X only (indices or a boolean mask; empty or None: all
+        rows), in a background job; the bars, ``selected`` and the held-out curve follow when it is done.
+        Returns the job (None when going back to all rows, which needs no computation)."""
+        if self._X is None:
+            raise ValueError("this FeatureRanking was built from results without X: it cannot rank other rows")
+        idx = as_rows(rows, self.n_rows, "rows")
+        if self._rank_job is not None:
+            self._rank_job.cancel()
+        if idx.size == 0 or idx.size == self.n_rows:
+            self._rank_job = None
+            self._use_results(dict(self._full_results), None)
+            return None
+        xs, ys = _take(self._X, idx), (None if self._y is None else _take(self._y, idx))
+        methods = list(self._full_results)
+
+        def rankings():
+            for i, m in enumerate(methods):
+                r = self._full_results[m]
+                rec = rank_features(xs, ys if r.params.get("task") != "unsupervised" else None, m, k=self.k,
+                                    seed=self._seed, constant="last", **self._params.get(m, {}))
+                yield _MethodRanking(m, SelectionResult.from_record(rec), (i + 1) / len(methods))
+
+        view = self
+
+        class Listener:
+            def on_item(self, _job: Job, _item: Any) -> None:
+                pass
+
+            def on_end(self, job: Job) -> None:
+                if view._rank_job is not job:
+                    return  # a newer selection replaced this one
+                if job.status == "done":
+                    view._use_results(job.completed_result(), idx)
+                elif job.status == "error":
+                    view.error = f"ranking on {idx.size} selected rows failed: {job.error_text}"
+
+        job = Job(rankings(), _Rankings(), name="rank-rows", start=False, params={"rows": int(idx.size)})
+        job.subscribe(Listener())
+        self._rank_job = job
+        job.start()
+        return job
+
+    def wait_ranking(self, timeout: float | None = None) -> bool:
+        """Wait for the ranking :meth:`rank_rows` started; True when there is none left running."""
+        return self._rank_job is None or self._rank_job.wait(timeout)
+
+    def _use_results(self, results: dict, rows: np.ndarray | None) -> None:
+        with self._lock:
+            self._results = results
+            self._rows = rows
+            old, self._curves = self._curves, {}  # the curves belong to the rows ranked
+        for job in old.values():
+            job.cancel()
+        self.error = ""
+        self.rows_ranked = self.n_rows if rows is None else int(rows.size)
+        self.agreement = spearman_agreement({m: r.ranking for m, r in results.items()})
+        self._update_selected()
+        self._send_ranking(self.method)
+        if self._probe and (rows is None or rows.size >= MIN_PROBE_ROWS):
+            self._start_curve(self.method)
+        elif self._probe:  # too few rows to hold some out: no curve rather than a meaningless one
+            content, buffers = pack({"type": "curve", "method": self.method, "done": True,
+                                     "k": np.zeros(0, np.int32), "score": np.zeros(0, np.float32)})
+            self._send_message(content, buffers)
+            self.status, self.progress = "done", 1.0
+
+    # -- linking: a follower, it ranks on the selected rows ---------------------------------------------------
+    def show_link_rows(self, rows: np.ndarray) -> None:
+        self.rank_rows(rows)
+
+    def link_n_rows(self) -> int:
+        return self.n_rows
 
     def _rpc_state(self, _args: dict) -> dict:
         """Everything the view needs to draw now: the ranking, the curve so far, the agreement matrix."""
@@ -306,6 +401,35 @@ class FeatureRanking(StreamingWidget):
                        traits={"selected": [int(i) for i in self._results[method].ranking[: self.k].tolist()]})
 
 
+def _take(data: Any, rows: np.ndarray) -> Any:
+    """Rows ``rows`` of an array, tensor, DataFrame/Series or list."""
+    if isinstance(data, torch.Tensor):
+        return data[torch.as_tensor(rows, device=data.device)]
+    if hasattr(data, "iloc"):
+        return data.iloc[rows]
+    if isinstance(data, np.ndarray):
+        return data[rows]
+    return [data[int(i)] for i in rows]
+
+
+class _MethodRanking:
+    def __init__(self, method: str, result: SelectionResult, progress: float) -> None:
+        self.method, self.result, self.progress = method, result, progress
+
+
+class _Rankings:
+    """Accumulator of a rank_rows job: every method's result by name."""
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, SelectionResult] = {}
+
+    def add(self, item: _MethodRanking) -> None:
+        self.by_method[item.method] = item.result
+
+    def result(self) -> dict:
+        return dict(self.by_method)
+
+
 class _MethodSummary:
     def __init__(self, method: str, summary: dict, progress: float) -> None:
         self.method, self.summary, self.progress = method, summary, progress
@@ -332,8 +456,8 @@ class _CurveListener:
 
     def _flush(self, _update: Any) -> None:
         self.view._send_curve(self.method)
-        job = self.view._curves[self.method]
-        if self.view.job is job:
+        job = self.view._curves.get(self.method)
+        if job is not None and self.view.job is job:
             self.view.progress = job.progress
 
     def on_item(self, job: Job, item: Any) -> None:

@@ -42,6 +42,10 @@ class ZoomHeatmap(ColormapWidget):
     labels, order:
         Row order: by ``labels`` (default when given), ``"cluster"`` (k-means, ``n_clusters``), ``"spectral"``
         (Fiedler vector of a 10-NN RBF graph: costs a k-NN search, O(n² d)), or a permutation of 0..n-1.
+    index:
+        For ``order="spectral"``: search the 10-NN graph with faiss instead of exactly (``"hnsw"``, ``"ivf"``,
+        ``"flat"``, a faiss ``index_factory`` string, or an empty or filled L2 faiss index; see
+        :func:`fxwidgets.knn`), for rows too many for the O(n² d) search. Its recall@10 is in ``params``.
     tile_size:
         Cells per tile side (256: a 256 KiB float32 message).
     """
@@ -70,7 +74,7 @@ class ZoomHeatmap(ColormapWidget):
     def __init__(self, X: Any, metric: str = "cosine", *, labels: Sequence[Any] | None = None,
                  order: str | Sequence[int] | None = None, n_clusters: int = 10, bandwidth: float | None = None,
                  cmap: Any = None, vmin: float | None = None, vmax: float | None = None, center: float | None = None,
-                 title: str = "", tile_size: int = TILE, samples: int = 4, seed: int = 0) -> None:
+                 title: str = "", tile_size: int = TILE, samples: int = 4, seed: int = 0, index: Any = None) -> None:
         metric = check_choice(metric, "metric", METRICS)
         check_cmap(cmap, "cmap")
         center = check_center(center)
@@ -94,13 +98,15 @@ class ZoomHeatmap(ColormapWidget):
                 raise ValueError(f"n_clusters={n_clusters} is more than the {n} rows")
         else:
             kind = "permutation"
+        if index is not None and kind != "spectral":
+            raise ValueError(f"index applies only to order='spectral' (its k-NN graph); the order here is {kind!r}")
         if kind == "permutation":
             perm = np.asarray(order)
             if perm.shape != (n,) or perm.dtype.kind not in "iu" or not np.array_equal(np.sort(perm), np.arange(n)):
                 raise ValueError(f"order must be 'given', 'labels', 'cluster', 'spectral' or a permutation of 0..{n - 1}")
             perm_t, bounds, info = torch.as_tensor(perm), [], {"order": "permutation"}
         else:
-            perm_t, bounds, info = order_rows(kind, x, plan, labels, n_clusters, seed)
+            perm_t, bounds, info = order_rows(kind, x, plan, labels, n_clusters, seed, index=index)
         self.cluster_labels = info.pop("cluster_labels", None)
         self.pyramid = BlockPyramid(plan, perm_t, tile=tile_size, samples=samples, seed=seed)
         nonneg = metric == "cosine" and bool((x >= 0).all())

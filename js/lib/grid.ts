@@ -145,3 +145,24 @@ export function labelText(labels: readonly unknown[] | null | undefined, lo: num
   if (a === b) return a; // a block inside one class: its name once
   return a && b ? `${a} … ${b}` : a || b;
 }
+
+/**
+ * The display rows (of `h`, `fr` matrix rows each) holding any of `rows`, as runs [i0, i1] (inclusive): the bands
+ * a heatmap draws for rows selected in a linked view.
+ */
+export function rowRuns(rows: ArrayLike<number>, fr: number, h: number): Array<[number, number]> {
+  const f = Math.max(1, Math.floor(fr));
+  const on = new Uint8Array(Math.max(0, h));
+  for (let k = 0; k < rows.length; k++) {
+    const i = Math.floor(rows[k] / f);
+    if (i >= 0 && i < h) on[i] = 1;
+  }
+  const runs: Array<[number, number]> = [];
+  for (let i = 0; i < h; i++) {
+    if (!on[i]) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === i - 1) last[1] = i;
+    else runs.push([i, i]);
+  }
+  return runs;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { getColormap } from "../lib/colormaps";
 import { clipScale, colourOf, paintOverlay, signed, underlayGrey } from "../lib/overlay";
-import { emptyReason } from "../attribution_view";
+import { emptyReason, metricShares } from "../attribution_view";
 
 describe("sign modes (Captum's convention)", () => {
   it("keeps the part of the attribution each mode shows", () => {
@@ -70,5 +70,20 @@ describe("emptyReason: a panel with nothing to show says why", () => {
     expect(emptyReason(Float32Array.from([NaN, 0]), { ...done, method: "saliency" }, "")).toBe("Every attribution is 0: nothing to show.");
     expect(emptyReason(null, { ...done, status: "running" }, "")).toBe("Computing…");
     expect(emptyReason(Float32Array.from([1]), { ...done, status: "error", error: "boom" }, "")).toMatch(/failed: boom/);
+  });
+});
+
+describe("metrics strip", () => {
+  it("bars are |value| over the largest |value| of the same metric among the panels", () => {
+    const shares = metricShares([
+      [{ name: "deletion", value: -2, higher_is_better: false }, { name: "complexity", value: 3, higher_is_better: false }],
+      [{ name: "deletion", value: 1, higher_is_better: false }, { name: "complexity", value: null, higher_is_better: null }],
+      [],
+    ]);
+    expect(shares[0].get("deletion")).toBe(1);
+    expect(shares[1].get("deletion")).toBe(0.5);
+    expect(shares[0].get("complexity")).toBe(1);
+    expect(shares[1].get("complexity")).toBe(0); // no value: no bar
+    expect(shares[2].size).toBe(0);
   });
 });

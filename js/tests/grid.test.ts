@@ -10,6 +10,7 @@ import {
   makeGrid,
   range,
   rangeText,
+  rowRuns,
   selectionCells,
   selectionFromDrag,
 } from "../lib/grid";
@@ -151,5 +152,14 @@ describe("tooltip text", () => {
     expect(labelText(["a", "a", "a"], 0, 2)).toBe("a"); // a block inside one class: once, not "a … a"
     expect(labelText([], 0, 0)).toBe("");
     expect(labelText(undefined, 0, 0)).toBe("");
+  });
+});
+
+describe("rowRuns (rows a linked view selected, as bands)", () => {
+  it("merges neighbouring display rows and maps matrix rows through the block size", () => {
+    expect(rowRuns([0, 1, 2, 5, 9], 1, 10)).toEqual([[0, 2], [5, 5], [9, 9]]);
+    // 3 matrix rows per display row: rows 0-2 -> 0, 7 -> 2, 8 -> 2
+    expect(rowRuns([0, 2, 7, 8, 30], 3, 5)).toEqual([[0, 0], [2, 2]]);
+    expect(rowRuns([], 1, 4)).toEqual([]);
   });
 });

@@ -243,9 +243,8 @@ def test_result_table_numbers_dict_and_figure(cnn, images):
     for line, m in zip(curve_ax.lines, ["ixg", "random"]):
         np.testing.assert_allclose(line.get_ydata(), r[m, "deletion"].curves.mean(0).numpy(), rtol=1e-12)
     plt.close(fig)
-    shown = r.show()  # no interactive view is registered for evaluations yet: the figure
-    assert hasattr(shown, "savefig")
-    plt.close(shown)
+    shown = r.show()  # the interactive table (tests/widgets/test_metrics_table.py)
+    assert isinstance(shown, fx.MetricsTable) and shown.methods == ["ixg", "random"]
     assert "EvaluationResult" in repr(r) and "ixg" in repr(r)
 
 

@@ -110,6 +110,26 @@ return {
 };
 """
 
+SCENARIOS["heatmap_linked"] = r"""
+// rows 15..29 selected in a linked view (rows, no columns): drawn as a band, the other rows veiled
+const n = 60, labels = [];
+for (let i = 0; i < n; i++) labels.push(['cat', 'dog', 'bird', 'fish'][Math.floor(i / 15)]);
+const m = new Float32Array(n * n);
+const r = fake.rng(1);
+for (let i = 0; i < n; i++) for (let j = 0; j < n; j++)
+  m[i * n + j] = (labels[i] === labels[j] ? 0.7 : 0.1) + 0.25 * r() + (i === j ? 0.3 : 0);
+const rows = []; for (let i = 15; i < 30; i++) rows.push(i);
+return {
+  bundle: 'affinity_heatmap',
+  traits: {shape: [n, n], display_shape: [n, n], block: [1, 1], row_labels: labels, col_labels: labels,
+           cmap: 'viridis', vmin: null, vmax: null, title: 'rows selected in a linked scatter', value_label: 'cosine',
+           progress: 1, status: 'done', error: '', selection: {rows, cols: []}},
+  answer: (method, args) => method === 'snapshot'
+    ? {result: {tiles: 1, rows: n}, __messages: [{type: 'tile', r0: 0, c0: 0, data: fake.array(m, [n, n])}]}
+    : null,
+};
+"""
+
 SCENARIOS["heatmap_big"] = r"""
 const n = 1797, h = 599, labels = [];
 for (let i = 0; i < n; i++) labels.push(String(Math.floor(i / 180)));
@@ -278,6 +298,35 @@ return {
            cmap: 'viridis', vmin: null, vmax: null, gram_cmap: 'RdBu_r', title: 'CKA, layer × layer', progress: 1, status: 'done', error: ''},
   answer: (method) => method === 'grams' ? {a: fake.array(gram(3.6), [n, n]), b: fake.array(gram(0.37), [n, n]), labels,
     index: fake.array(idx, [n]), lim_a: 3.651807, lim_b: 0.377795, layer_a: '1', layer_b: '3'} : null,
+};
+"""
+
+
+SCENARIOS["scatter"] = r"""
+// Three Gaussian blobs of 3000 points each, coloured by class; a score on every row.
+const n = 9000, xy = new Float32Array(2 * n), codes = new Int32Array(n), scores = new Float32Array(n);
+const r = fake.rng(3), gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+const centres = [[-4, 0], [3, 2], [1, -3]];
+for (let i = 0; i < n; i++) {
+  const c = i % 3; codes[i] = c;
+  xy[2 * i] = centres[c][0] + gauss(); xy[2 * i + 1] = centres[c][1] + 0.6 * gauss();
+  scores[i] = xy[2 * i] + 0.5 * xy[2 * i + 1];
+}
+let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+for (let i = 0; i < n; i++) { x0 = Math.min(x0, xy[2*i]); x1 = Math.max(x1, xy[2*i]); y0 = Math.min(y0, xy[2*i+1]); y1 = Math.max(y1, xy[2*i+1]); }
+return {
+  bundle: 'scatter',
+  traits: {n_points: n, bounds: [x0, x1, y0, y1], aspect: 'equal', classes: ['airplane', 'automobile', 'bird'],
+           palette: ['#1f77b4', '#ff7f0e', '#2ca02c'], hidden_classes: [], color_by: 'label', has_scores: true,
+           label_name: 'class', score_name: 'x + y / 2', cmap: 'viridis', vmin: null, vmax: null, point_size: 3,
+           opacity: 0.8, x_label: 'PC1 (41.2% of variance)', y_label: 'PC2 (18.0% of variance)',
+           title: 'PCA of 9000 rows', selection: new DataView(new ArrayBuffer(0)), has_images: false, value_names: [],
+           progress: 1, status: 'done', error: '', link_id: '', link_map: new DataView(new ArrayBuffer(0))},
+  answer: (method, args) => method === 'snapshot'
+    ? {result: {rows: n}, __messages: [{type: 'points', start: 0, xy: fake.array(xy, [n, 2])},
+                                       {type: 'codes', start: 0, values: fake.array(codes, [n])},
+                                       {type: 'scores', start: 0, values: fake.array(scores, [n])}]}
+    : method === 'row' ? {index: args.index, values: {}} : null,
 };
 """
 

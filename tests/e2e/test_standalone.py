@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 
-import lab
 from test_view_kit import VIEWS
 
 pytestmark = [pytest.mark.e2e]

@@ -61,6 +61,13 @@ VIEWS = {  # root class -> code building the view bound to the variable of the s
         " {'n_permutations': 200}}, feature_names=['median income', 'house age', 'rooms per household',"
         " 'a rather long feature name', 'latitude', 'longitude'])",
     ),
+    "scatter": (
+        "div.fx-scatter",
+        "sl = rng.integers(0, 4, 2000)\n"
+        "scatter = fx.Scatter(np.array([[0, 0], [4, 1], [1, 4], [5, 5]])[sl] + rng.normal(size=(2000, 2)),"
+        " labels=np.array(['airplane', 'automobile', 'bird', 'cat'])[sl], label_name='class',"
+        " x_label='UMAP 1', y_label='UMAP 2', title='an embedding of 2000 rows')",
+    ),
     "ranking": (
         "div.fx-ranking",
         "from sklearn.datasets import load_wine\n"
@@ -90,6 +97,7 @@ LABELLED = {
     "ranking": [".fx-matrix .fx-axis-bottom .fx-tick-label", ".fx-matrix .fx-axis-left .fx-tick-label"],
     "layers": [".fx-axis-left .fx-tick-label", ".fx-axis-bottom .fx-tick-label", ".fx-axis-title",
                ".fx-colorbar-box .fx-tick-label"],
+    "scatter": [".fx-axis-left .fx-tick-label", ".fx-axis-bottom .fx-tick-label", ".fx-legend-item"],
 }
 
 READY = {  # when each view has drawn its data
@@ -100,6 +108,7 @@ READY = {  # when each view has drawn its data
     "waterfall": ("data-received", "Number(v) >= 1"),
     "ranking": ("data-ready", "v === 'true'"),
     "layers": ("data-grams", "Number(v) >= 1"),
+    "scatter": ("data-ready", "v === 'true'"),
 }
 
 MEASURE_JS = r"""

@@ -333,7 +333,8 @@ def _needs_explain(metrics: Any) -> list[str]:
 # -- plan ------------------------------------------------------------------------------------------------------
 def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: Any = None, metrics: Any = None,
                     explain_func: Any = None, perturb_func: Callable | None = None, mask: Any = None,
-                    chunk_size: int | None = None, seed: int = 0, aggregate: Any = None) -> ComparisonPlan:
+                    chunk_size: int | None = None, seed: int = 0, aggregate: Any = None,
+                    sample_offset: int = 0) -> ComparisonPlan:
     """Validate every method's maps and every argument, and plan each method's evaluation (one model pass each);
     raises naming the argument, before any long work.
 
@@ -341,7 +342,8 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
     method), a dict {name: tensor or record} or a list of records. ``explain_func``: a callable for one method, or
     a dict {name: callable} for several; a record's own method is the default. ``metrics=None`` runs, for each
     method, every metric its arguments allow; of a request by name, a method without an ``explain_func`` skips the
-    metrics that need one (``params["skipped"]`` says so), unless no method has one."""
+    metrics that need one (``params["skipped"]`` says so), unless no method has one. ``sample_offset``: the index
+    of the first input in a larger dataset (see :func:`~.plan.plan_evaluation`)."""
     entries, several = _as_method_table(attributions)
     x = as_inputs(inputs, model)
     B = x.shape[0]
@@ -433,7 +435,7 @@ def plan_comparison(model: Callable, inputs: Any, attributions: Any, *, target: 
     for name, a in maps.items():
         try:
             plans[name] = plan_evaluation(model, x, a, target=target, metrics=requests[name], explain_func=funcs[name],
-                                          **common)
+                                          sample_offset=sample_offset, **common)
         except (ValueError, TypeError) as exc:
             msg = str(exc)
             if not (several and msg.startswith("explain_func")):

@@ -130,6 +130,9 @@ class EvaluationPlan:
     explain_func: Callable | None = None
     mask: torch.Tensor | None = None  # (B, *attribution shape) bool ground truth, for the synthetic scores
     params: dict = field(default_factory=dict)
+    #: The index of this plan's first sample in the whole dataset: every draw is keyed by the global sample index,
+    #: so a plan over rows a:b of a dataset (a block run on another worker) draws exactly what the whole would.
+    sample_offset: int = 0
 
     @property
     def batch(self) -> int:
@@ -152,6 +155,10 @@ class EvaluationPlan:
         """Features per sample: elements of one attribution map (a feature removes every input element it
         broadcasts to)."""
         return int(self.attributions[0].numel())
+
+    def global_samples(self, samples: torch.Tensor) -> torch.Tensor:
+        """Sample indices in the whole dataset (the keys of the random draws)."""
+        return samples + self.sample_offset if self.sample_offset else samples
 
     def targets(self, samples: torch.Tensor) -> torch.Tensor | None:
         return None if self.target is None else self.target[samples]
@@ -259,7 +266,8 @@ def run_rows(plan: EvaluationPlan, per_sample: int,
 
     ``row_fn(samples, draws, first_row)`` returns per-row scalars (name -> (rows,)); they are kept in (B, per_sample)
     buffers, and as soon as a sample's last row is done ``finish(buffers[start:stop], start, stop)`` turns the
-    finished samples' rows into their values (a dict of MetricChunk fields)."""
+    finished samples' rows into their values (a dict of MetricChunk fields). ``first_row`` counts in the whole
+    dataset (``plan.sample_offset`` samples before this plan's first)."""
     B = plan.batch
     total = B * per_sample
     bufs: dict[str, torch.Tensor] = {}
@@ -268,7 +276,8 @@ def run_rows(plan: EvaluationPlan, per_sample: int,
         r1 = min(total, r0 + plan.chunk_size)
         rows = torch.arange(r0, r1, device=plan.device)
         samples, draws = rows // per_sample, rows % per_sample
-        out = row_fn(samples, draws, r0)
+        # first row in the whole dataset's numbering: it seeds a user's perturb_func per chunk
+        out = row_fn(samples, draws, r0 + plan.sample_offset * per_sample)
         for k, v in out.items():
             if k not in bufs:
                 bufs[k] = torch.full((B, per_sample), float("nan"), dtype=v.dtype, device=v.device)

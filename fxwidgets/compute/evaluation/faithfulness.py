@@ -80,10 +80,10 @@ class _RandomPerturbation(Metric):
         if func is not None:
             return call_pair_perturb(func, x, base, plan, stream, first_row, plan.attribution_shape)
         if spec.params.get("perturbation", "subset") == "gaussian":
-            noise = gaussian_noise(plan.seed, stream, samples, draws, tuple(x.shape[1:]), spec.params["stdev"],
+            noise = gaussian_noise(plan.seed, stream, plan.global_samples(samples), draws, tuple(x.shape[1:]), spec.params["stdev"],
                                    x.dtype, x.device)
             return noise, x - noise
-        mask = random_subsets(plan.seed, stream, samples, draws, plan.attribution_shape, spec.params["subset_size"],
+        mask = random_subsets(plan.seed, stream, plan.global_samples(samples), draws, plan.attribution_shape, spec.params["subset_size"],
                               plan.device)
         return mask.to(x.dtype), replace(x, mask, base)
 

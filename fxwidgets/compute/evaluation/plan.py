@@ -146,14 +146,15 @@ def as_mask(mask: Any, a: torch.Tensor) -> torch.Tensor:
 
 def plan_evaluation(model: Callable, inputs: Any, attributions: Any, *, target: Any = None, metrics: Any = None,
                     explain_func: Callable | None = None, perturb_func: Callable | None = None, mask: Any = None,
-                    chunk_size: int | None = None, seed: int = 0) -> EvaluationPlan:
+                    chunk_size: int | None = None, seed: int = 0, sample_offset: int = 0) -> EvaluationPlan:
     """Validate everything and run the model once on the inputs; raises naming the argument.
 
     ``metrics``: None (every metric the other arguments allow), a name, a list of names, or a dict
     name -> parameters. ``perturb_func`` is the default for every perturbation metric (one can also be given per
     metric); ``explain_func(model, inputs, target) -> attributions`` re-explains perturbed inputs and randomised
     models; ``mask`` is the ground truth of the synthetic scores. ``chunk_size``: the most model rows (or rows
-    given to explain_func) at once."""
+    given to explain_func) at once. ``sample_offset``: the index of the first input in a larger dataset these
+    inputs are a block of (the random draws are keyed by it; engines that run blocks on workers set it)."""
     if not callable(model):
         raise TypeError(f"model must be callable (a torch.nn.Module or a function), got {type(model).__name__}")
     if explain_func is not None and not callable(explain_func):
@@ -162,6 +163,8 @@ def plan_evaluation(model: Callable, inputs: Any, attributions: Any, *, target: 
     if perturb_func is not None and not callable(perturb_func):
         raise TypeError(f"perturb_func must be callable, got {type(perturb_func).__name__}")
     seed = check_seed(seed)
+    if isinstance(sample_offset, bool) or not isinstance(sample_offset, (int, np.integer)) or sample_offset < 0:
+        raise ValueError(f"sample_offset must be a non-negative integer, got {sample_offset!r}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     x = as_inputs(inputs, model)
     a = as_attributions(attributions, x)
@@ -176,7 +179,8 @@ def plan_evaluation(model: Callable, inputs: Any, attributions: Any, *, target: 
     requested = _requested(metric_names(explain_func, m, 2, is_module) if metrics is None else metrics)
 
     plan = EvaluationPlan(model=model, inputs=x, attributions=a, target=None, output=None, n_outputs=None, metrics=[],
-                          chunk_size=chunk_size, seed=seed, explain_func=explain_func, mask=m)
+                          chunk_size=chunk_size, seed=seed, explain_func=explain_func, mask=m,
+                          sample_offset=int(sample_offset))
     for name, params in requested:
         metric = METRICS[name]
         for need, what in (("explain_func", "explain_func(model, inputs, target) -> attributions"),

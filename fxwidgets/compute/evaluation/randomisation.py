@@ -167,7 +167,7 @@ class RandomTarget(Metric):
             other = torch.empty(B, dtype=torch.long)
             tc = t.cpu()
             for i in range(B):
-                g = torch.Generator().manual_seed(row_seed(plan.seed, stream, i, 0))
+                g = torch.Generator().manual_seed(row_seed(plan.seed, stream, i + plan.sample_offset, 0))
                 r = int(torch.randint(0, n - 1, (1,), generator=g))
                 other[i] = r + int(r >= int(tc[i]))  # uniform over the n - 1 classes that are not the target
             other = other.to(plan.device)

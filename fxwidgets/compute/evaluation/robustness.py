@@ -49,7 +49,7 @@ def perturbed_inputs(plan: EvaluationPlan, spec_name: str, radius: float, pertur
     stream = stream_id(spec_name)
     if perturb_func is not None:
         return call_input_perturb(perturb_func, x, radius, plan, stream, first_row)
-    return x + uniform_noise(plan.seed, stream, samples, draws, tuple(x.shape[1:]), radius, x.dtype, x.device)
+    return x + uniform_noise(plan.seed, stream, plan.global_samples(samples), draws, tuple(x.shape[1:]), radius, x.dtype, x.device)
 
 
 class _Sensitivity(Metric):
