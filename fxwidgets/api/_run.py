@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from ..runtime import Job
+from ..compute.drain import drain
 
 
 def drain_or_stream(source: Iterator[Any], accumulator: Any, *, stream: bool, finish: Callable[[Any], Any],
@@ -14,9 +15,7 @@ def drain_or_stream(source: Iterator[Any], accumulator: Any, *, stream: bool, fi
     same in a worker thread (``job.show()`` is ``view_factory(job)``). Both give the same answer by construction."""
     if stream:
         return Job(source, accumulator, finish=finish, name=name, view_factory=view_factory, params=params)
-    for item in source:
-        accumulator.add(item)
-    return finish(accumulator.result())
+    return finish(drain(source, accumulator))
 
 
 def check_stream(stream: Any) -> bool:

@@ -12,10 +12,10 @@ distance and ``rbf`` ``exp(-gamma d^2)`` of it (a decreasing function of the dis
 L2 neighbours). ``pearson`` is refused: a given index holds rows fx cannot centre.
 
 Values: faiss's distances are float32 and, for compressed indices (PQ), approximate; the affinity of every
-returned pair is therefore recomputed from the rows in the input's dtype (for the L2 metrics the exact squared
-distance of :func:`~fxwidgets.compute.distance.pair_sq_distances`, re-sorted on it as the exact search ranks)
-and the k pairs re-sorted by it. So a flat index gives exactly the neighbours (ties aside) and the values of the
-exact search.
+returned pair is therefore recomputed from the rows in the input's dtype with the exact search's formula (for
+the L2 metrics the exact squared distance of :func:`~fxwidgets.compute.distance.pair_sq_distances`) and the k
+pairs re-sorted as the exact search ranks them. So a flat index gives exactly the neighbours (ties aside) and the
+values of the exact search.
 
 Rows handed to faiss: for the L2 metrics an index fx builds (``index`` a string) holds the rows centred and
 scaled by a power of two (the exact search's prepared rows: L2 neighbours do not change, and float32 squares
@@ -44,8 +44,10 @@ import torch
 
 from .affinity import METRICS, AffinityPlan, affinity_tile, distance_tile, distances_to_affinity
 from .distance import pair_sq_distances
+from .drain import drain
 from .knn import KnnAccumulator, KnnPlan, KnnRecord, plan_knn
 from .memory import TILE_BYTES
+from .optional import require
 from .validate import check_choice, check_seed
 
 #: fx metric -> the faiss metric its search runs under.
@@ -82,11 +84,7 @@ INSTALL_HINT = "pip install fxwidgets[faiss] (faiss-cpu), or faiss-gpu for CUDA 
 
 def require_faiss() -> Any:
     """The faiss module, or an ImportError saying how to install it."""
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ImportError(f"index= needs faiss, which is not installed: {INSTALL_HINT}") from exc
-    return faiss
+    return require("faiss", "index=", INSTALL_HINT)
 
 
 def faiss_gpus(faiss: Any) -> int:
@@ -580,7 +578,4 @@ def ann_search(X: Any, k: int = 10, metric: str = "cosine", *, index: Any, Y: An
     """:func:`fxwidgets.knn` with ``index=``, drained on this thread."""
     plan = plan_ann(X, Y, k, metric, index=index, exclude_self=exclude_self, bandwidth=bandwidth,
                     chunk_size=chunk_size, recall_sample=recall_sample, seed=seed)
-    acc = AnnAccumulator(plan)
-    for item in iter_ann(plan):
-        acc.add(item)
-    return acc.result()
+    return drain(iter_ann(plan), AnnAccumulator(plan))

@@ -25,6 +25,7 @@ import torch
 
 from .kmeans import rows_per_chunk
 from .memory import TILE_BYTES, check_fits
+from .drain import drain as run_to_end
 from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int, check_seed
 
 MEASURES = ("frechet", "mmd2", "sinkhorn")
@@ -79,10 +80,7 @@ class LatestAccumulator:
 
 
 def drain(steps: Iterable):
-    acc = LatestAccumulator()
-    for item in steps:
-        acc.add(item)
-    return acc.result()
+    return run_to_end(steps, LatestAccumulator())
 
 
 def _pair(A, B, what: str) -> tuple[torch.Tensor, torch.Tensor]:

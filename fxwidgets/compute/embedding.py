@@ -22,6 +22,7 @@ from .graph import connected_components, spectral_embedding
 from .knn import knn_graph, knn_search
 from .memory import check_fits
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .drain import drain
 
 METHODS = ("pca", "spectral", "tsne", "umap")
 PCA_SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
@@ -264,10 +265,7 @@ def iter_embedding(plan: EmbeddingPlan) -> Iterator[EmbeddingUpdate]:
 def embed(X, method: str = "pca", n_components: int = 2, *, seed: int = 0, **options) -> EmbeddingRecord:
     """Blocking: plan, run every step, return the :class:`EmbeddingRecord` (see :func:`plan_embedding`)."""
     plan = plan_embedding(X, method, n_components, seed=seed, **options)
-    acc = EmbeddingAccumulator(plan)
-    for update in iter_embedding(plan):
-        acc.add(update)
-    return acc.result()
+    return drain(iter_embedding(plan), EmbeddingAccumulator(plan))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .optional import require
+
 ENGINES = ("local", "ray")
 
 INSTALL_HINT = "pip install fxwidgets[ray]"
@@ -36,11 +38,7 @@ INSTALL_HINT = "pip install fxwidgets[ray]"
 
 def require_ray() -> Any:
     """The ray module, or an ImportError saying how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError(f"engine='ray' needs Ray, which is not installed: {INSTALL_HINT}") from exc
-    return ray
+    return require("ray", "engine='ray'", INSTALL_HINT)
 
 
 @dataclass

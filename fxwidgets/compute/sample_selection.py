@@ -36,6 +36,7 @@ from .kmeans import (balanced_allocation, kmeans, normalized_entropy, rows_per_c
 from .affinity import METRICS
 from .knn import knn_search
 from .memory import check_fits
+from .drain import drain as run_to_end
 from .validate import (as_indices, as_matrix, check_bool, check_choice, check_positive_float, check_positive_int,
                        check_seed)
 
@@ -106,10 +107,7 @@ class SelectionAccumulator:
 
 
 def drain(steps: Iterable[SampleSelection]) -> SampleSelection:
-    acc = SelectionAccumulator()
-    for item in steps:
-        acc.add(item)
-    return acc.result()
+    return run_to_end(steps, SelectionAccumulator())
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -13,7 +13,8 @@ import atexit
 import threading
 import traceback
 import weakref
-from typing import Any, Callable, Iterator, Protocol
+from concurrent.futures import Future
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .limits import EXIT_WAIT_S
 
@@ -230,3 +231,45 @@ class Job:
     def __repr__(self) -> str:
         extra = f", error={self.error_text!r}" if self.error_text else ""
         return f"<Job {self.name} {self.status} {self.progress:.0%}{extra}>"
+
+
+def when_finished(jobs: Iterable["Job | None"], timeout: float) -> Future:
+    """A future that settles (with None) once every job has ended, or after ``timeout`` seconds, whichever comes
+    first. No thread waits: each job's last listener call settles it (a timer covers a chunk that never ends).
+
+    This is how Cancel answers "the state it reached" without holding one of the shared RPC threads while the
+    jobs reach their next chunk (a hover on another view would otherwise queue behind a few Cancels)."""
+    future: Future = Future()
+    pending = [job for job in jobs if job is not None]
+    if not pending:
+        future.set_result(None)
+        return future
+    lock = threading.Lock()
+    left = [len(pending)]
+
+    def settle() -> None:
+        with lock:
+            if future.done():
+                return
+            future.set_result(None)
+        timer.cancel()
+
+    timer = threading.Timer(timeout, settle)
+    timer.daemon = True
+
+    class _Ended:
+        def on_item(self, job: Job, item: Any) -> None:
+            pass
+
+        def on_end(self, job: Job) -> None:
+            job.unsubscribe(self)
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                settle()
+
+    timer.start()
+    for job in pending:
+        job.subscribe(_Ended())
+    return future

@@ -43,3 +43,12 @@ MAX_PICTURE_SIDE = 16384
 #: 32 MiB keeps a file under ~45 MB, which a browser opens in a second and a mail or an issue still accepts.
 #: What does not fit (finer zoom levels, exact values of a huge matrix) answers "needs the kernel".
 STANDALONE_MAX_BYTES = 32 * 2**20
+
+#: Most characters of a message's own text (a method name, an id, a value) an error reply echoes back. A page
+#: that sends a megabyte as a method name gets a readable error, not the megabyte back.
+MAX_ECHO_CHARS = 200
+
+#: Longest request id and channel name the kernel accepts (the page uses short counters and view names; the
+#: channel table holds one entry per channel with a request in flight).
+MAX_ID_CHARS = 256
+MAX_CHANNEL_CHARS = 256

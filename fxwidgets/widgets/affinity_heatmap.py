@@ -17,7 +17,7 @@ from ..runtime.codec import pack
 from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
 from ..results.base import show_matrix
 from ..results.colors import check_center
-from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .base import ColormapName, ColormapWidget, FiniteFloat, bundle, check_cmap, check_int, check_number, new_figure
 from .linking import Linkable
 
 #: Cells per side the browser draws. 4096^2 float32 is 64 MiB in the page; larger matrices are shown
@@ -55,6 +55,8 @@ class AffinityHeatmap(Linkable, ColormapWidget):
 
     _esm = bundle("affinity_heatmap")
 
+    page_writable = frozenset({"selection", "cmap", "vmin", "vmax", "center"})
+
     shape = traitlets.List(traitlets.Int(), [0, 0]).tag(sync=True)
     display_shape = traitlets.List(traitlets.Int(), [0, 0]).tag(sync=True)
     block = traitlets.List(traitlets.Int(), [1, 1]).tag(sync=True)
@@ -64,10 +66,10 @@ class AffinityHeatmap(Linkable, ColormapWidget):
     row_title = traitlets.Unicode("").tag(sync=True)
     col_title = traitlets.Unicode("").tag(sync=True)
     cmap = ColormapName("viridis").tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    vmin = FiniteFloat(None, allow_none=True).tag(sync=True)
+    vmax = FiniteFloat(None, allow_none=True).tag(sync=True)
     #: the value drawn in a diverging map's middle colour; the colour range is made symmetric around it
-    center = traitlets.Float(None, allow_none=True).tag(sync=True)
+    center = FiniteFloat(None, allow_none=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     value_label = traitlets.Unicode("value").tag(sync=True)
     selection = traitlets.Dict({"rows": [], "cols": []}).tag(sync=True)
@@ -95,13 +97,16 @@ class AffinityHeatmap(Linkable, ColormapWidget):
             raise TypeError("give AffinityHeatmap either a matrix or a job, not both")
         check_cmap(cmap, "cmap")
         center = check_center(center)
+        vmin = check_number(vmin, "vmin", allow_none=True)
+        vmax = check_number(vmax, "vmax", allow_none=True)
+        max_rate_hz = check_number(max_rate_hz, "max_rate_hz", low=0.0, open_low=True)
+        max_message_bytes = check_int(max_message_bytes, "max_message_bytes", low=64)
         if job is not None:
             n, m = job.state.plan.shape
         else:
             matrix = self._check_matrix(matrix)
             n, m = matrix.shape
-        if not isinstance(max_display, int) or max_display < 1:
-            raise ValueError(f"max_display must be a positive integer, got {max_display!r}")
+        max_display = check_int(max_display, "max_display", low=1)
         fr, fc = block_factor(n, max_display), block_factor(m, max_display)
         h, w = -(-n // fr), -(-m // fc)
         super().__init__(
@@ -153,6 +158,8 @@ class AffinityHeatmap(Linkable, ColormapWidget):
             raise ValueError(f"matrix is empty: shape {tuple(t.shape)}")
         if t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"matrix must be real numbers, got dtype {t.dtype}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).any()):
+            raise ValueError("matrix has no finite value (NaN or Inf everywhere): nothing to draw")
         return t.to("cpu", torch.float32)
 
 

@@ -49,7 +49,7 @@ import torch
 import traitlets
 
 from ..results.attribution import AttributionResult
-from .base import ColormapName, ColormapWidget, bundle
+from .base import ColormapName, ColormapWidget, bundle, check_choice_of, check_cmap, check_int
 
 #: Rows drawn at most (each is one dot per shown feature): 5000 x 10 dots draw in a frame on a laptop and fit one
 #: message (~0.8 MB); the ordering and interactions still use every row.
@@ -204,6 +204,8 @@ class AttributionSummary(ColormapWidget):
 
     _esm = bundle("attribution_summary")
 
+    page_writable = frozenset({"mode", "feature", "color_feature", "selection", "cmap"})
+
     mode = traitlets.Unicode("summary").tag(sync=True)
     feature_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     order = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -226,6 +228,11 @@ class AttributionSummary(ColormapWidget):
                  title: str = "", seed: int = 0) -> None:
         if not isinstance(result, AttributionResult):
             raise TypeError(f"result must be an AttributionResult (what fx.attribute returns), got {type(result).__name__}")
+        check_cmap(cmap, "cmap")
+        mode = check_choice_of(mode, "mode", MODES)
+        seed = check_int(seed, "seed", low=0)
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a string, got {type(title).__name__}")
         A = _numpy(result.features if result.features is not None else result.values, "result.values").astype(np.float64)
         if A.ndim != 2:
             raise ValueError(f"the summary view shows rows of 1-D features: result values must be (rows, features), "

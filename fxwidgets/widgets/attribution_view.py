@@ -34,9 +34,10 @@ from ..compute.attribution import AttributionAccumulator, as_inputs, iter_attrib
 from ..results.attribution import AttributionResult
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
-from ..runtime.limits import CANCEL_WAIT_S, MAX_RATE_HZ
+from ..runtime.limits import MAX_RATE_HZ
 from ._panel_metrics import evaluation_job, metric_request, request_names, strips_from_evaluation, strips_from_records
-from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .base import (BoundedInt, Choice, ColormapName, ColormapWidget, FiniteFloat, bundle, check_choice_of, check_cmap,
+                   check_number, new_figure)
 from .linking import Linkable
 
 SIGNS = ("all", "positive", "negative", "absolute_value")
@@ -114,12 +115,14 @@ class AttributionView(Linkable, ColormapWidget):
 
     _esm = bundle("attribution_view")
 
+    page_writable = frozenset({"sign", "cmap", "opacity", "clip", "target", "row"})
+
     kind = traitlets.Unicode("tabular").tag(sync=True)
     titles = traitlets.List(traitlets.Unicode()).tag(sync=True)
     shape = traitlets.List(traitlets.Int()).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     feature_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    target = traitlets.Int(0, allow_none=True).tag(sync=True)
+    target = BoundedInt(0, low=0, allow_none=True).tag(sync=True)
     target_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     can_recompute = traitlets.Bool(False).tag(sync=True)
     #: inputs in the batch (the view shows "input k of n" with previous/next when > 1)
@@ -128,10 +131,11 @@ class AttributionView(Linkable, ColormapWidget):
     row = traitlets.Int(0).tag(sync=True)
     #: optional caption per input, e.g. "cat (p = 0.91)"
     row_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    sign = traitlets.Unicode("all").tag(sync=True)
+    sign = Choice(SIGNS, "all").tag(sync=True)
     cmap = ColormapName("RdBu_r").tag(sync=True)
-    opacity = traitlets.Float(0.7).tag(sync=True)
-    clip = traitlets.Float(99.0).tag(sync=True)
+    opacity = FiniteFloat(0.7, low=0.0, high=1.0).tag(sync=True)
+    #: percentile of |value| that maps to full colour
+    clip = FiniteFloat(99.0, low=50.0, high=100.0).tag(sync=True)
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     generation = traitlets.Int(0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
@@ -170,6 +174,9 @@ class AttributionView(Linkable, ColormapWidget):
         if sum(given) != 1:
             raise TypeError("give AttributionView a model (with inputs and methods), a job, or results; exactly one")
         check_cmap(cmap, "cmap")
+        sign = check_choice_of(sign, "sign", SIGNS)
+        opacity = check_number(opacity, "opacity", low=0.0, high=1.0)
+        clip = check_number(clip, "clip", low=50.0, high=100.0)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise ValueError(f"index must be an integer, got {index!r}")
         index = int(index)
@@ -248,6 +255,8 @@ class AttributionView(Linkable, ColormapWidget):
         if kind == "text" and tokens is not None and len(tokens) != shape_row[0]:
             raise ValueError(f"tokens has {len(tokens)} entries but each input has {shape_row[0]} tokens: give one "
                              f"string per token position (tokens[i] labels position i of the shown input)")
+        self._check_label_lengths(kind, shape_row, specs, tokens, feature_names, target_names, n_outputs, target,
+                                  results, index)
         names = [str(m) for m, _ in specs]
         titles = [f"{n} ({i + 1})" if names.count(n) > 1 else n for i, n in enumerate(names)]
         tokens = [str(t) for t in tokens] if tokens is not None else []
@@ -261,7 +270,7 @@ class AttributionView(Linkable, ColormapWidget):
         super().__init__(kind=kind, titles=titles, tokens=tokens, feature_names=feature_names,
                          target=target, target_names=target_names, can_recompute=self._model is not None and bool(n_outputs),
                          n_rows=int(n_rows), row=index, row_names=row_names,
-                         sign=sign, cmap=cmap, opacity=float(opacity), clip=float(clip), title=title)
+                         sign=sign, cmap=cmap, opacity=opacity, clip=clip, title=title)
         self._panels = [_Panel(m, p, t) for (m, p), t in zip(specs, titles)]
         self._background = None
         if kind == "image":
@@ -288,6 +297,30 @@ class AttributionView(Linkable, ColormapWidget):
             self.status, self.progress = "done", 1.0
             self._publish_info()
 
+    def _check_label_lengths(self, kind: str, shape_row: tuple, specs: list, tokens: Any, feature_names: Any,
+                             target_names: Any, n_outputs: int | None, target: Any, results: Any, index: int) -> None:
+        """Labels of the wrong length would label the wrong bars, tokens or classes: refused by name, before any
+        panel is computed."""
+        for name, labels in (("tokens", tokens), ("feature_names", feature_names), ("target_names", target_names)):
+            if labels is not None and (isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__")):
+                raise TypeError(f"{name} must be a list of strings, got {type(labels).__name__}")
+        if feature_names is not None and kind == "tabular":
+            grouped = any(isinstance(p, dict) and p.get("feature_mask") is not None for _, p in specs)
+            if self._entries is not None:
+                _, vals, r = self._entries[0]
+                shown = _display(r.features if r.features is not None else vals, index, kind).shape[0]
+            else:
+                shown = None if grouped or not shape_row else int(shape_row[0])
+            if shown is not None and len(feature_names) != shown:
+                raise ValueError(f"feature_names has {len(feature_names)} names but each input has {shown} features: "
+                                 "give one name per feature")
+        if target_names is not None:
+            if n_outputs is not None and len(target_names) != n_outputs:
+                raise ValueError(f"target_names has {len(target_names)} names but the model has {n_outputs} outputs: "
+                                 "give one name per output")
+            if isinstance(target, (int, np.integer)) and not 0 <= int(target) < len(target_names):
+                raise ValueError(f"target_names has {len(target_names)} names but the target is {int(target)}")
+
     # -- what results and jobs open ----------------------------------------------------------------------------
     @classmethod
     def from_result(cls, result: Any, inputs: Any = None, **kwargs: Any) -> "AttributionView":
@@ -298,27 +331,6 @@ class AttributionView(Linkable, ColormapWidget):
     def from_job(cls, job: Job, **kwargs: Any) -> "AttributionView":
         """The live view of an attribution job."""
         return cls(job=job, **kwargs)
-
-    # -- validation ------------------------------------------------------------------------------------------
-    @traitlets.validate("sign")
-    def _valid_sign(self, proposal):
-        if proposal["value"] not in SIGNS:
-            raise traitlets.TraitError(f"sign must be one of {', '.join(SIGNS)}; got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("opacity")
-    def _valid_opacity(self, proposal):
-        v = float(proposal["value"])
-        if not 0.0 <= v <= 1.0:
-            raise traitlets.TraitError(f"opacity must be in [0, 1], got {v}")
-        return v
-
-    @traitlets.validate("clip")
-    def _valid_clip(self, proposal):
-        v = float(proposal["value"])
-        if not 50.0 <= v <= 100.0:
-            raise traitlets.TraitError(f"clip must be a percentile in [50, 100], got {v}")
-        return v
 
     # -- jobs ------------------------------------------------------------------------------------------------
     def _start_all(self) -> None:
@@ -521,13 +533,10 @@ class AttributionView(Linkable, ColormapWidget):
     def link_n_rows(self) -> int:
         return self.n_rows
 
-    def _rpc_cancel(self, _args: dict) -> dict:
-        for p in self._panels:
-            if p.job is not None:
-                p.job.cancel()
-        for p in self._panels:
-            if p.job is not None:
-                p.job.wait(timeout=CANCEL_WAIT_S)
+    def _jobs_to_cancel(self) -> list[Job]:
+        return [p.job for p in self._panels if p.job is not None]
+
+    def _cancel_status(self) -> dict:
         return {"status": self.status}
 
     def cancel(self) -> None:

@@ -41,7 +41,7 @@ from ..results.selection import SelectionResult
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_RATE_HZ
-from .base import StreamingWidget, bundle, new_figure
+from .base import StreamingWidget, bundle, check_int, check_number, new_figure
 from .linking import Linkable, as_rows
 
 DEFAULT_METHODS = ("fisher", "mi", "relieff", "inf_fs", "ilfs")
@@ -84,6 +84,8 @@ class FeatureRanking(Linkable, StreamingWidget):
 
     _esm = bundle("feature_ranking")
 
+    page_writable = frozenset({"k", "method"})
+
     names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
     method = traitlets.Unicode("").tag(sync=True)
@@ -106,6 +108,16 @@ class FeatureRanking(Linkable, StreamingWidget):
                  k: int | None = None, feature_names: Sequence[Any] | None = None, stability: int = 0,
                  results: dict | None = None, probe: bool = True, test_fraction: float = 0.25, seed: int = 0,
                  title: str = "", max_bars: int = MAX_BARS, **params: Any) -> None:
+        # A held-out share outside (0, 1) leaves no rows to fit or none to score (test_fraction=0 would report
+        # the accuracy of a single example as the curve).
+        test_fraction = check_number(test_fraction, "test_fraction", low=0.0, high=1.0, open_low=True, open_high=True)
+        stability = check_int(stability, "stability", low=0)
+        max_bars = check_int(max_bars, "max_bars", low=1)
+        seed = check_int(seed, "seed", low=0)
+        if k is not None:
+            k = check_int(k, "k", low=1)
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a string, got {type(title).__name__}")
         if results is None:
             if X is None:
                 raise TypeError("give FeatureRanking the data X (and y), or results={method: SelectionResult}")
@@ -128,7 +140,7 @@ class FeatureRanking(Linkable, StreamingWidget):
             raise ValueError(f"method must be one of {methods}; got {method!r}")
         names = names_for(feature_names, X, d) or first.feature_names or [f"x{i}" for i in range(d)]
         k = first.k if k is None else k
-        if not isinstance(k, int) or not 1 <= k <= d:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
             raise ValueError(f"k must be an integer in 1..{d}, got {k!r}")
         self._results = results
         self._full_results = dict(results)

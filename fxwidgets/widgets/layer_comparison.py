@@ -31,7 +31,7 @@ from ..results.similarity import CompareResult
 from ..runtime import Coalescer, Job
 from ..runtime.limits import MAX_RATE_HZ
 from ..runtime.rpc import RpcError
-from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .base import ColormapName, ColormapWidget, FiniteFloat, bundle, check_cmap, check_number, new_figure
 
 DATA_ORDER = "data order"
 LABEL_ORDER = "label"
@@ -54,6 +54,8 @@ class LayerComparison(ColormapWidget):
 
     _esm = bundle("layer_comparison")
 
+    page_writable = frozenset({"pair", "sort_by", "cmap", "vmin", "vmax"})
+
     layers_a = traitlets.List(traitlets.Unicode()).tag(sync=True)
     layers_b = traitlets.List(traitlets.Unicode()).tag(sync=True)
     model_names = traitlets.List(traitlets.Unicode(), ["network A", "network B"]).tag(sync=True)
@@ -66,8 +68,8 @@ class LayerComparison(ColormapWidget):
     sort_by = traitlets.Unicode(DATA_ORDER).tag(sync=True)
     has_labels = traitlets.Bool(False).tag(sync=True)
     cmap = ColormapName("viridis").tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    vmin = FiniteFloat(None, allow_none=True).tag(sync=True)
+    vmax = FiniteFloat(None, allow_none=True).tag(sync=True)
     gram_cmap = ColormapName("RdBu_r", lut="gram_cmap_lut").tag(sync=True)
     gram_cmap_lut = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
@@ -77,6 +79,9 @@ class LayerComparison(ColormapWidget):
                  model_names: tuple[str, str] | None = None, max_rate_hz: float = MAX_RATE_HZ) -> None:
         check_cmap(cmap, "cmap")
         check_cmap(gram_cmap, "gram_cmap")
+        vmin = check_number(vmin, "vmin", allow_none=True)
+        vmax = check_number(vmax, "vmax", allow_none=True)
+        max_rate_hz = check_number(max_rate_hz, "max_rate_hz", low=0.0, open_low=True)
         if sort_by is not None and sort_by not in SORT_ORDERS:
             raise ValueError(f"sort_by must be {LABEL_ORDER!r} or {DATA_ORDER!r}, got {sort_by!r}")
         if isinstance(source, Job):
@@ -98,7 +103,7 @@ class LayerComparison(ColormapWidget):
             raise TypeError(f"LayerComparison shows a compare job or a CompareResult, got {type(source).__name__}")
         if model_names is None:
             model_names = ("network", "network") if same else ("network A", "network B")
-        if len(model_names) != 2:
+        if isinstance(model_names, str) or not hasattr(model_names, "__len__") or len(model_names) != 2:
             raise ValueError(f"model_names must be two names (rows, columns), got {model_names!r}")
         self._lock = threading.RLock()
         self.result: CompareResult | None = result

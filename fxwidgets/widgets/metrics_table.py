@@ -181,6 +181,8 @@ class MetricsTable(StreamingWidget):
 
     _esm = bundle("metrics_table")
 
+    page_writable = frozenset({"sort_by", "sort_ascending", "selected"})
+
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
     metric_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     higher_is_better = traitlets.List(traitlets.Bool(allow_none=True)).tag(sync=True)

@@ -24,7 +24,8 @@ from ..compute.dense import (
     unit_locations,
 )
 from ..runtime.limits import BROWSER_MAX_BYTES
-from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .base import (ColormapName, ColormapWidget, FiniteFloat, bundle, check_choice_of, check_cmap, check_int,
+                   check_location, check_number, new_figure)
 
 #: Longest side of an image as shipped (display pixels); larger images are downsampled once.
 MAX_IMAGE_SIDE = 320
@@ -106,13 +107,16 @@ class PixelAffinity(ColormapWidget):
 
     _esm = bundle("pixel_affinity")
 
+    page_writable = frozenset({"location", "temperature", "threshold", "mode", "show_matches", "cmap"})
+
     n_images = traitlets.Int(0).tag(sync=True)
     grid = traitlets.List(traitlets.Int(), [0, 0]).tag(sync=True)
     image_shape = traitlets.List(traitlets.Int(), [0, 0]).tag(sync=True)
     path = traitlets.Unicode("browser").tag(sync=True)
     path_reason = traitlets.Unicode("").tag(sync=True)
-    temperature = traitlets.Float(0.1).tag(sync=True)
-    threshold = traitlets.Float(-1.0).tag(sync=True)
+    temperature = FiniteFloat(0.1, low=0.0, open_low=True).tag(sync=True)
+    #: cosine below which the overlay is hidden (-1 shows everything)
+    threshold = FiniteFloat(-1.0, low=-1.0, high=1.0).tag(sync=True)
     mode = traitlets.Unicode("affinity").tag(sync=True)
     modes = traitlets.List(traitlets.Unicode(), ["affinity"]).tag(sync=True)
     show_matches = traitlets.Bool(True).tag(sync=True)
@@ -129,6 +133,14 @@ class PixelAffinity(ColormapWidget):
                  temperature: float = 0.1, threshold: float = -1.0, path: str = "auto", max_matches: int = 64,
                  k: int = 10, browser_max_bytes: int = BROWSER_MAX_BYTES, title: str = "", cmap: Any = "magma") -> None:
         check_cmap(cmap, "cmap")
+        if (features.is_complex() if isinstance(features, torch.Tensor) else np.iscomplexobj(features)):
+            raise TypeError("features must be real numbers, got complex values (take .real, .abs() or stack both)")
+        path = check_choice_of(path, "path", ("auto", "browser", "kernel"))
+        temperature = check_number(temperature, "temperature", low=0.0, open_low=True)
+        threshold = check_number(threshold, "threshold", low=-1.0, high=1.0)
+        max_matches = check_int(max_matches, "max_matches", low=0)
+        k = check_int(k, "k", low=1)
+        browser_max_bytes = check_int(browser_max_bytes, "browser_max_bytes", low=0)
         locs, grid = as_locations(features, "features")
         b, L, d = locs.shape
         token_rows: list[list[str]] = []
@@ -143,10 +155,6 @@ class PixelAffinity(ColormapWidget):
                 raise ValueError("images= and labels= apply to feature maps, not to token features")
         elif tokens is not None:
             raise ValueError("tokens= applies to (B, T, D) token features")
-        if path not in ("auto", "browser", "kernel"):
-            raise ValueError(f"path must be 'auto', 'browser' or 'kernel', got {path!r}")
-        if not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self._unit = unit_locations(locs).reshape(b * L, d)
         nbytes = b * L * d * 4
         device = str(locs.device)
@@ -207,12 +215,13 @@ class PixelAffinity(ColormapWidget):
             raise traitlets.TraitError(f"mode must be one of {', '.join(self.modes)}; got {proposal['value']!r}")
         return proposal["value"]
 
-    @traitlets.validate("temperature")
-    def _valid_temperature(self, proposal: Any) -> float:
-        v = float(proposal["value"])
-        if not v > 0:
-            raise traitlets.TraitError(f"temperature must be positive, got {v}")
-        return v
+    @traitlets.validate("location")
+    def _valid_location(self, proposal: Any) -> list[int]:
+        h, w = self.grid
+        try:
+            return check_location(proposal["value"], "location", [self.n_images, h, w], ["b", "i", "j"])
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     # -- requests from the view --------------------------------------------------------------------
     def _rpc_init(self, _args: dict) -> dict:

@@ -36,7 +36,8 @@ import traitlets
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
-from .base import ColormapWidget, bundle
+from .base import (Choice, ColormapName, ColormapWidget, FiniteFloat, bundle, check_choice_of, check_cmap, check_int,
+                   check_number)
 from .linking import EMPTY_ROWS, Linkable, as_rows, join
 
 #: Longest side of a hover thumbnail (px). Small enough that a hover answer stays a few kB.
@@ -234,19 +235,20 @@ class Scatter(Linkable, ColormapWidget):
 
     n_points = traitlets.Int(0).tag(sync=True)
     bounds = traitlets.List(traitlets.Float()).tag(sync=True)
-    aspect = traitlets.Unicode("equal").tag(sync=True)
+    aspect = Choice(ASPECTS, "equal").tag(sync=True)
     classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     palette = traitlets.List(traitlets.Unicode()).tag(sync=True)
     hidden_classes = traitlets.List(traitlets.Int()).tag(sync=True)
-    color_by = traitlets.Unicode("none").tag(sync=True)
+    color_by = Choice(COLOR_BY, "none").tag(sync=True)
     has_scores = traitlets.Bool(False).tag(sync=True)
     label_name = traitlets.Unicode("label").tag(sync=True)
     score_name = traitlets.Unicode("score").tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
-    point_size = traitlets.Float(3.0).tag(sync=True)
-    opacity = traitlets.Float(1.0).tag(sync=True)
+    cmap = ColormapName("viridis").tag(sync=True)
+    vmin = FiniteFloat(None, allow_none=True).tag(sync=True)
+    vmax = FiniteFloat(None, allow_none=True).tag(sync=True)
+    #: CSS px
+    point_size = FiniteFloat(3.0, low=0.0, open_low=True, high=100.0).tag(sync=True)
+    opacity = FiniteFloat(1.0, low=0.0, open_low=True, high=1.0).tag(sync=True)
     x_label = traitlets.Unicode("x").tag(sync=True)
     y_label = traitlets.Unicode("y").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
@@ -257,6 +259,8 @@ class Scatter(Linkable, ColormapWidget):
     selection = RowIndices().tag(sync=True, to_json=_rows_to_json, from_json=_rows_from_json, echo_update=False)
 
     link_source_traits = ("selection",)
+    page_writable = frozenset({"selection", "hidden_classes", "point_size", "opacity", "color_by", "cmap", "vmin",
+                               "vmax"})
 
     def __init__(
         self,
@@ -297,20 +301,27 @@ class Scatter(Linkable, ColormapWidget):
         else:
             xy = check_coordinates(coordinates)
             n = xy.shape[0]
-        if aspect not in ASPECTS:
-            raise ValueError(f"aspect must be one of {', '.join(map(repr, ASPECTS))}; got {aspect!r}")
-        if color_by is not None and color_by not in COLOR_BY:
-            raise ValueError(f"color_by must be one of {', '.join(map(repr, COLOR_BY))}; got {color_by!r}")
-        if not (isinstance(max_message_bytes, int) and max_message_bytes >= 64):
-            raise ValueError(f"max_message_bytes must be an integer >= 64, got {max_message_bytes!r}")
+        aspect = check_choice_of(aspect, "aspect", ASPECTS)
+        if color_by is not None:
+            color_by = check_choice_of(color_by, "color_by", COLOR_BY)
+        max_message_bytes = check_int(max_message_bytes, "max_message_bytes", low=64)
+        max_rate_hz = check_number(max_rate_hz, "max_rate_hz", low=0.0, open_low=True)
+        check_cmap(cmap, "cmap")
+        vmin = check_number(vmin, "vmin", allow_none=True)
+        vmax = check_number(vmax, "vmax", allow_none=True)
+        for name, text in (("label_name", label_name), ("score_name", score_name), ("x_label", x_label),
+                           ("y_label", y_label), ("title", title)):
+            if not isinstance(text, str):
+                raise TypeError(f"{name} must be a string, got {type(text).__name__}")
         classes, codes = check_labels(labels, n) if labels is not None else ([], None)
         score_col = check_per_row(scores, n, "scores") if scores is not None else None
         size_col = check_per_row(sizes, n, "sizes") if sizes is not None else None
         self._values = self._check_values(values, n)
         self._images = self._check_images(images, n)
         auto_size, auto_opacity = default_style(n)
-        size = auto_size if point_size is None else self._positive(point_size, "point_size")
-        alpha = auto_opacity if opacity is None else self._positive(opacity, "opacity", upper=1.0)
+        size = auto_size if point_size is None else check_number(point_size, "point_size", low=0.0, open_low=True,
+                                                                 high=100.0)
+        alpha = auto_opacity if opacity is None else check_number(opacity, "opacity", low=0.0, open_low=True, high=1.0)
         if color_by is None:
             color_by = "label" if classes else ("score" if score_col is not None else "none")
         self._xy = xy
@@ -419,14 +430,6 @@ class Scatter(Linkable, ColormapWidget):
 
     # -- validation -----------------------------------------------------------------------------------------
     @staticmethod
-    def _positive(v: Any, name: str, upper: float | None = None) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if upper is not None and v > upper:
-            raise ValueError(f"{name} must be at most {upper}, got {v!r}")
-        return float(v)
-
-    @staticmethod
     def _check_values(values: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray]:
         if values is None:
             return {}
@@ -458,32 +461,6 @@ class Scatter(Linkable, ColormapWidget):
             return lambda i: images[i]
         raise TypeError("images must be an array/tensor of N images, a sequence of N images, or a function "
                         f"row -> image; got {type(images).__name__}")
-
-    @traitlets.validate("color_by")
-    def _valid_color_by(self, proposal: Any) -> str:
-        if proposal["value"] not in COLOR_BY:
-            raise traitlets.TraitError(f"color_by must be one of {', '.join(COLOR_BY)}; got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("aspect")
-    def _valid_aspect(self, proposal: Any) -> str:
-        if proposal["value"] not in ASPECTS:
-            raise traitlets.TraitError(f"aspect must be one of {', '.join(ASPECTS)}; got {proposal['value']!r}")
-        return proposal["value"]
-
-    @traitlets.validate("opacity")
-    def _valid_opacity(self, proposal: Any) -> float:
-        v = float(proposal["value"])
-        if not 0.0 < v <= 1.0:
-            raise traitlets.TraitError(f"opacity must be in (0, 1], got {v}")
-        return v
-
-    @traitlets.validate("point_size")
-    def _valid_point_size(self, proposal: Any) -> float:
-        v = float(proposal["value"])
-        if not 0.0 < v <= 100.0:
-            raise traitlets.TraitError(f"point_size must be in (0, 100] CSS px, got {v}")
-        return v
 
     @traitlets.validate("hidden_classes")
     def _valid_hidden(self, proposal: Any) -> list[int]:

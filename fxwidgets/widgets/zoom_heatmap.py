@@ -19,7 +19,7 @@ from ..compute.ordering import MAX_BOUNDARIES
 from ..results.base import show_matrix
 from ..results.colors import check_center
 from ..runtime.limits import STANDALONE_MAX_BYTES
-from .base import ColormapName, ColormapWidget, bundle, check_cmap, new_figure
+from .base import ColormapName, ColormapWidget, FiniteFloat, bundle, check_cmap, check_number, new_figure
 
 #: Cells per tile side: 256 x 256 float32 = 256 KiB per tile message, a few tiles fill a 512 px view.
 TILE = 256
@@ -52,6 +52,8 @@ class ZoomHeatmap(ColormapWidget):
 
     _esm = bundle("zoom_heatmap")
 
+    page_writable = frozenset({"viewport", "selection", "cmap", "vmin", "vmax", "center"})
+
     n = traitlets.Int(0).tag(sync=True)
     tile_size = traitlets.Int(TILE).tag(sync=True)
     levels = traitlets.Int(1).tag(sync=True)
@@ -62,9 +64,9 @@ class ZoomHeatmap(ColormapWidget):
     #: the name of each group of the order (``len(boundaries) + 1`` entries): labels, or "cluster k"
     group_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     cmap = ColormapName("viridis").tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
-    center = traitlets.Float(None, allow_none=True).tag(sync=True)
+    vmin = FiniteFloat(None, allow_none=True).tag(sync=True)
+    vmax = FiniteFloat(None, allow_none=True).tag(sync=True)
+    center = FiniteFloat(None, allow_none=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     #: [first row, first col, rows shown] of the visible window, in ordered coordinates (the view writes it)
     viewport = traitlets.List(traitlets.Float(), [0.0, 0.0, 0.0]).tag(sync=True)
@@ -78,6 +80,8 @@ class ZoomHeatmap(ColormapWidget):
         metric = check_choice(metric, "metric", METRICS)
         check_cmap(cmap, "cmap")
         center = check_center(center)
+        vmin = check_number(vmin, "vmin", allow_none=True)
+        vmax = check_number(vmax, "vmax", allow_none=True)
         x = as_matrix(X, "X")
         n = x.shape[0]
         tile_size = check_positive_int(tile_size, "tile_size", allow_none=False)
@@ -140,6 +144,16 @@ class ZoomHeatmap(ColormapWidget):
         if order == "labels":
             return [str(labels[int(perm[s])]) for s in starts]
         return [f"cluster {int(clusters[int(perm[s])])}" for s in starts]
+
+    @traitlets.validate("viewport")
+    def _valid_viewport(self, proposal: Any) -> list[float]:
+        v = proposal["value"]
+        if len(v) != 3:
+            raise traitlets.TraitError(f"viewport must be [first row, first col, rows shown], got {len(v)} numbers")
+        try:
+            return [check_number(x, f"viewport[{k}]", low=0.0, high=float(self.n)) for k, x in enumerate(v)]
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     @traitlets.validate("selection")
     def _valid_selection(self, proposal: Any) -> dict:

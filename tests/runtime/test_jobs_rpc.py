@@ -233,3 +233,87 @@ def test_results_with_arrays_travel_as_buffers():
     content, buffers = sent[0]
     assert content["result"]["a"] == {"dtype": "float32", "shape": [3], "$array": 0}
     assert bytes(buffers[0]) == np.arange(3, dtype=np.float32).tobytes()
+
+
+# -- the boundary never raises (issue 11) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("message", [
+    {"type": "request", "id": "1", "method": {"a": 1}},  # an object as the method: unhashable
+    {"type": "request", "id": "1", "method": ["echo"]},
+    {"type": "request", "id": "1", "method": None},
+    {"type": "request", "id": "1"},
+    {"type": "request", "method": "echo"},  # no id
+    {"type": "request", "id": None, "method": "echo"},
+    {"type": "request", "id": 1.5, "method": "echo"},
+    {"type": "request", "id": True, "method": "echo"},
+    {"type": "request", "id": "x" * 10_000, "method": "echo"},
+    {"type": "request", "id": "1", "method": "e" * 1_000_000},
+    {"type": "request", "id": "1", "method": "echo", "args": "x"},
+    {"type": "request", "id": "1", "method": "echo", "args": 7},
+    {"type": "request", "id": "1", "method": "echo", "channel": ["hover"]},
+    {"type": "request", "id": "1", "method": "echo", "channel": "c" * 10_000},
+    {"type": ["request"], "id": "1", "method": "echo"},
+    {"type": {"k": 1}, "id": "1", "method": "echo"},
+    None, 5, [1, 2], b"bytes", "x" * 100_000,
+])
+def test_any_malformed_message_gets_an_error_reply_and_nothing_raises(message):
+    out = Outbox()
+    server = RpcServer(out)
+    server.register("echo", lambda args: args)
+    server.handle(message, []).result(5)
+    reply = out.wait_for(1)[0]
+    assert reply["ok"] is False if reply["type"] == "response" else reply["type"] == "error"
+    assert len(reply["error"]) <= 1000  # a megabyte sent is not a megabyte echoed
+    server.handle({"type": "request", "id": "ok", "method": "echo", "args": {"x": 1}}).result(5)
+    assert out.wait_for(2)[-1] == {"type": "response", "id": "ok", "ok": True, "result": {"x": 1}}
+
+
+def test_the_channel_table_is_pruned_after_many_channels():
+    out = Outbox()
+    server = RpcServer(out)
+    server.register("value", lambda args: args["i"])
+    for i in range(2000):  # e.g. one channel per hovered view, or a page that invents names
+        server.handle({"type": "request", "id": i, "method": "value", "args": {"i": i}, "channel": f"c{i}"}).result(5)
+    assert server.channels == 0 and server.answered == 2000
+
+
+def test_a_method_may_answer_later_without_holding_a_pool_thread():
+    from concurrent.futures import Future
+
+    out = Outbox()
+    server = RpcServer(out)
+    later: Future = Future()
+    server.register("later", lambda args: later)
+    server.register("now", lambda args: "now")
+    answered = server.handle({"type": "request", "id": "l", "method": "later"})
+    server.handle({"type": "request", "id": "n", "method": "now"}).result(5)
+    assert [m["id"] for m in out.messages] == ["n"] and not answered.done()
+    later.set_result({"status": "cancelled"})
+    answered.result(5)
+    assert out.messages[-1] == {"type": "response", "id": "l", "ok": True, "result": {"status": "cancelled"}}
+
+
+def test_cancel_never_blocks_the_shared_pool_a_hover_elsewhere_answers_at_once():
+    # Jobs whose chunks take 1.5 s: a Cancel is answered only once its job reaches the next chunk. Six Cancels used
+    # to hold the four shared RPC threads for that long; a hover on another view must not wait behind them.
+    jobs = [slow_affinity_job(n=64, delay=1.5, chunk_size=64, seed=i) for i in range(6)]
+    views = [job.show() for job in jobs]
+    other = fx.AffinityHeatmap(np.eye(3))
+    replies = Outbox()
+    for v in views + [other]:
+        v.send = lambda content, buffers=None, out=replies: out(content, buffers)
+    try:
+        cancels = [v.rpc.handle({"type": "request", "id": f"c{i}", "method": "cancel"}) for i, v in enumerate(views)]
+        start = time.monotonic()
+        other.rpc.handle({"type": "request", "id": "hover", "method": "cell", "args": {"row": 1, "col": 1}}).result(5)
+        took = time.monotonic() - start
+        assert took < 0.5, f"the hover waited {took:.2f} s behind the Cancels"
+        for c in cancels:
+            c.result(10)
+        by_id = {m["id"]: m for m in replies.messages if m.get("type") == "response"}
+        assert by_id["hover"]["result"]["value"] == 1.0
+        assert all(by_id[f"c{i}"]["result"] == {"status": "cancelled"} for i in range(6))
+    finally:
+        for job in jobs:
+            job.cancel()
+            job.wait(5)

@@ -145,10 +145,13 @@ def test_selection_from_the_front_end_is_validated():
     w.set_state({"selection": {"rows": [1, 2], "cols": [0]}})  # what a drag in the browser sends
     np.testing.assert_array_equal(w.selected_rows, [1, 2])
     np.testing.assert_array_equal(w.selected_cols, [0])
-    for bad in ({"rows": [7], "cols": []}, {"rows": "1"}, {"cells": []}, [1, 2]):
-        with pytest.raises(traitlets.TraitError, match="selection"):
-            w.set_state({"selection": bad})
+    sent = []
+    w.send_state = lambda key=None: sent.append(key)  # the kernel's value goes back to the page
+    for i, bad in enumerate(({"rows": [7], "cols": []}, {"rows": "1"}, {"cells": []}, [1, 2])):
+        w.set_state({"selection": bad})  # refused, never raised into the comm
+        assert w.page_refusals == i + 1 and "selection" in w.error and sent[-1] == ["selection"]
     assert w.selection == {"rows": [1, 2], "cols": [0]}  # unchanged
+    assert w.boundary_faults == 0
 
 
 def test_labels_cmap_and_inputs_are_checked():

@@ -185,3 +185,28 @@ def test_rows_of_a_batch_job_are_resent_from_its_latest_step():
     assert view.target == 1  # the job's target for that input
     np.testing.assert_allclose(view.display_values(0), final.values[1].sum(0).numpy(), rtol=1e-6)
     assert view.status != "error", view.error
+
+
+def test_a_new_target_cancels_the_running_jobs_cleanly():
+    # A recompute while the panels are still running: the old jobs stop at their next chunk (cancelled, not
+    # done), nothing they produce after the change reaches the page, and the new jobs are the ones shown.
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(12, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3))
+    view = AttributionView(mlp, torch.randn(1, 12), target=0,
+                           methods={"shapley_permutation": {"n_permutations": 200000}}, chunk_size=22)
+    sent = []
+    view.send = lambda content, buffers=None: sent.append(content)
+    old = view._panels[0].job
+    assert wait_for(lambda: old.items > 0)
+    view.target = 2
+    mark, gen = len(sent), view._generation
+    new = view._panels[0].job
+    assert new is not old and old.wait(10) and old.status == "cancelled"
+    assert wait_for(lambda: new.items > 0)
+    assert wait_for(lambda: any(c.get("type") == "panel" for c in sent[mark:]))  # the new job's values arrive
+    after = [c for c in sent[mark:] if c.get("type") == "panel"]
+    assert all(c["generation"] == gen for c in after)  # and nothing of the old job after the change
+    answered = view.rpc.handle({"type": "request", "id": "c", "method": "cancel"})
+    answered.result(10)
+    assert new.status == "cancelled" and sent[-1] == {"type": "response", "id": "c", "ok": True,
+                                                      "result": {"status": "cancelled"}}

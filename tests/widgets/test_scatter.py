@@ -92,9 +92,9 @@ def test_bad_input_is_named_before_anything_is_drawn(blobs):
         fx.Scatter(xy, color_by="size")
     with pytest.raises(ValueError, match="aspect must be one of"):
         fx.Scatter(xy, aspect="square")
-    with pytest.raises(ValueError, match="opacity must be at most 1.0"):
+    with pytest.raises(ValueError, match=r"opacity must be in \(0, 1\], got 2"):
         fx.Scatter(xy, opacity=2)
-    with pytest.raises(ValueError, match="point_size must be a positive number"):
+    with pytest.raises(ValueError, match=r"point_size must be in \(0, 100\], got 0"):
         fx.Scatter(xy, point_size=0)
     with pytest.raises(TypeError, match="either coordinates or a job"):
         fx.Scatter()

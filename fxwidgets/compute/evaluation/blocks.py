@@ -25,6 +25,7 @@ from ..engines import RayEngine, map_blocks, to_device
 from .comparison import ComparisonPlan, ComparisonStep, _without, plan_comparison
 from .core import EvaluationAccumulator, EvaluationStep
 from .plan import iter_evaluation
+from ..drain import drain
 
 
 def check_blocks(plan: ComparisonPlan) -> None:
@@ -84,10 +85,7 @@ def run_evaluation_block(shared: dict, call: dict, device: torch.device) -> dict
                               perturb_func=shared["perturb_func"], mask=call["mask"], chunk_size=shared["chunk_size"],
                               seed=shared["seed"], sample_offset=call["start"])
         p = sub.plans[name]
-        acc = EvaluationAccumulator(p)
-        for step in iter_evaluation(p):
-            acc.add(step)
-        out[name] = acc.result()
+        out[name] = drain(iter_evaluation(p), EvaluationAccumulator(p))
     return out
 
 

@@ -42,6 +42,7 @@ from .aggregate import AggregateRecord, aggregate_attributions, aggregate_explai
 from .core import EvaluationAccumulator, EvaluationPlan, EvaluationRecord, EvaluationStep, MetricRecord, describe
 from .explain import attribution_explainer
 from .plan import ALIASES, METRICS, as_attributions, iter_evaluation, plan_evaluation
+from ..drain import drain
 
 #: The name of the aggregate's row.
 AGGREGATE = "aggregate"
@@ -537,7 +538,4 @@ class ComparisonAccumulator:
 def evaluate_methods(model: Callable, inputs: Any, attributions: Any, **kwargs: Any) -> ComparisonRecord:
     """Blocking: plan, drain every step into the accumulator, return the record."""
     plan = plan_comparison(model, inputs, attributions, **kwargs)
-    acc = ComparisonAccumulator(plan)
-    for item in iter_comparison(plan):
-        acc.add(item)
-    return acc.result()
+    return drain(iter_comparison(plan), ComparisonAccumulator(plan))

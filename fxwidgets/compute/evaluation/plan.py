@@ -33,6 +33,7 @@ from .faithfulness import Deletion, FaithfulnessCorrelation, Infidelity, Inserti
 from .randomisation import ModelRandomisation, RandomTarget
 from .robustness import AvgSensitivity, MaxSensitivity
 from .synthetic import MassInMask, TopKPrecision
+from ..drain import drain
 
 #: Every metric by name, in the order a default evaluation runs them.
 METRICS: dict[str, Metric] = {m.name: m for m in (
@@ -266,7 +267,4 @@ def iter_evaluation(plan: EvaluationPlan) -> Iterator[EvaluationStep]:
 def evaluate(model: Callable, inputs: Any, attributions: Any, **kwargs: Any) -> EvaluationRecord:
     """Blocking: plan, drain every step into the accumulator, return the record."""
     plan = plan_evaluation(model, inputs, attributions, **kwargs)
-    acc = EvaluationAccumulator(plan)
-    for step in iter_evaluation(plan):
-        acc.add(step)
-    return acc.result()
+    return drain(iter_evaluation(plan), EvaluationAccumulator(plan))
