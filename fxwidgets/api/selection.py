@@ -23,6 +23,22 @@ def select(X: Any, y: Any = None, method: str = "fisher", *, k: int | None = Non
     Latent FS, ICCV 2017: PLSA relevance P(rel|f) on class-mean tokens, then Inf-FS paths; class labels), ``ecfs``,
     ``sequential_attention`` (= OMP for regression), ``stg`` (hard-concrete L0 gates), ``gumbel_gates``.
 
+    ``mrmr`` (Peng, Long & Ding 2005, IEEE TPAMI 27(8)) adds, greedily, the feature j maximising, over the set S
+    already chosen, one of (``scheme=``):
+
+    * ``"mid"`` (the default): ``I(j; c) - 1/|S| sum_{s in S} I(j; s)``;
+    * ``"miq"``: ``I(j; c) / (1/|S| sum_{s in S} I(j; s))``;
+    * ``"fcd"`` (also ``"difference"``): ``F(j, c) - 1/|S| sum_{s in S} |corr(j, s)|``;
+    * ``"fcq"`` (also ``"quotient"``): ``F(j, c) / (1/|S| sum_{s in S} |corr(j, s)|)``.
+
+    The MI terms are plug-in estimates on ``n_bins`` (default 5) equal-frequency states per feature (and per
+    continuous target). The MI forms are the default because an F statistic grows with n while |corr| stays in
+    [0, 1]: the F forms keep a near-copy of the best feature, the MI forms charge it ~ln(n_bins) of redundancy
+    and pick an independent feature instead. Any other ``scheme`` raises.
+
+    ``chi2`` of an all-zero column is 0/0: its score and p-value are NaN (as scikit-learn's), and NaN scores are
+    ranked last, after every number, whichever way a method sorts.
+
     ``stability=B`` adds the mean pairwise Kuncheva index and Jaccard of the top-k sets over B bootstrap
     resamples (with standard errors) in ``result.stability``. Bad input (all-NaN or constant columns,
     y of the wrong length, k > d, continuous y for a class score) raises before any work starts.

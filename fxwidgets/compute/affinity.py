@@ -11,6 +11,7 @@ from typing import Iterator
 
 import torch
 
+from .distance import Points, prepare_points, sq_distances
 from .memory import TILE_BYTES, check_fits
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 
@@ -61,8 +62,16 @@ class AffinityPlan:
     symmetric: bool
     chunk_size: int
     params: dict = field(default_factory=dict)
-    left_sq: torch.Tensor | None = None
-    right_sq: torch.Tensor | None = None
+    #: rbf / neg_sq_euclidean: the rows centred and scaled for exact distances (``left``/``right`` are their
+    #: ``z``); distances come out in units of ``scale**2`` (see :mod:`fxwidgets.compute.distance`).
+    left_points: Points | None = None
+    right_points: Points | None = None
+    #: rbf: gamma for distances in those scaled units, ``gamma * scale**2``
+    gamma_scaled: float | None = None
+
+    @property
+    def scale(self) -> float:
+        return 1.0 if self.left_points is None else self.left_points.scale
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,15 +86,25 @@ class AffinityPlan:
         return self.left.dtype
 
 
+def _max_abs_rows(x: torch.Tensor) -> torch.Tensor:
+    """Each row divided by its largest absolute value (zero rows stay zero): norms of the result neither
+    overflow (|x| ~ 1e19 in float32) nor underflow (|x| ~ 1e-25), and directions are unchanged."""
+    top = x.abs().amax(dim=1, keepdim=True)
+    return x / torch.where(top > 0, top, torch.ones_like(top))
+
+
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     # A zero row has no direction: its cosine with anything is defined as 0 (as scikit-learn does).
+    x = _max_abs_rows(x)
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     return x / torch.where(norms > 0, norms, torch.ones_like(norms))
 
 
 def _centred_unit_rows(x: torch.Tensor, name: str) -> torch.Tensor:
+    x = _max_abs_rows(x)
     centred = x - x.mean(dim=1, keepdim=True)
     norms = torch.linalg.vector_norm(centred, dim=1)
+    # Scale-relative: after the max-abs scaling a row's norm is between 1 and sqrt(d) unless it is all zeros.
     scale = torch.linalg.vector_norm(x, dim=1).clamp_min(torch.finfo(x.dtype).tiny)
     constant = norms <= scale * torch.finfo(x.dtype).eps * x.shape[1]
     if bool(constant.any()):
@@ -94,31 +113,31 @@ def _centred_unit_rows(x: torch.Tensor, name: str) -> torch.Tensor:
     return centred / norms[:, None]
 
 
-def _sq_dists(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
-    d = a_sq[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)
-    return d.clamp_min_(0.0)
-
-
 def median_sq_distance(x: torch.Tensor, y: torch.Tensor | None = None, *, sample: int = MEDIAN_SAMPLE, seed: int = 0) -> float:
     """Median squared Euclidean distance between distinct pairs, on at most ``sample`` rows per side."""
+    px, py = prepare_points(x, y)
+    return _median_sq_scaled(px, py, sample=sample, seed=seed) * px.scale**2
+
+
+def _median_sq_scaled(px: Points, py: Points | None, *, sample: int = MEDIAN_SAMPLE, seed: int = 0) -> float:
+    """:func:`median_sq_distance` of prepared rows, in their scaled units (exact distances, see ``distance``)."""
     gen = torch.Generator().manual_seed(seed)
 
-    def pick(t: torch.Tensor) -> torch.Tensor:
-        if t.shape[0] <= sample:
-            return t
-        idx = torch.randperm(t.shape[0], generator=gen)[:sample].to(t.device)
-        return t[idx]
+    def pick(p: Points) -> Points:
+        if p.n <= sample:
+            return p
+        idx = torch.randperm(p.n, generator=gen)[:sample].to(p.z.device)
+        return p[idx]
 
-    a = pick(x)
-    if y is None:
-        d = _sq_dists(a, a, (a * a).sum(1), (a * a).sum(1))
-        iu = torch.triu_indices(a.shape[0], a.shape[0], offset=1, device=a.device)
+    a = pick(px)
+    if py is None:
+        d = sq_distances(a, a, diagonal_offset=0)
+        iu = torch.triu_indices(a.n, a.n, offset=1, device=a.z.device)
         values = d[iu[0], iu[1]]
         if values.numel() == 0:  # a single row: no pairs
             return 0.0
     else:
-        b = pick(y)
-        values = _sq_dists(a, b, (a * a).sum(1), (b * b).sum(1)).flatten()
+        values = sq_distances(a, pick(py)).flatten()
     med = float(values.median())
     if med > 0:
         return med
@@ -180,17 +199,24 @@ def prepare_operands(x: torch.Tensor, y: torch.Tensor | None, metric: str, *, ba
         plan.left = _centred_unit_rows(x, "X")
         plan.right = plan.left if symmetric else _centred_unit_rows(y, "Y")
     elif metric in ("rbf", "neg_sq_euclidean"):
-        plan.left_sq = (x * x).sum(1)
-        plan.right_sq = plan.left_sq if symmetric else (y * y).sum(1)
+        px, py = prepare_points(x, None if symmetric else y)
+        plan.left_points = px
+        plan.right_points = px if symmetric else py
+        plan.left, plan.right = px.z, plan.right_points.z
+        params["distances"] = ("exact: differences" if px.direct else
+                               "exact: centred product, entries that may cancel recomputed from differences")
         if metric == "rbf":
+            scale2 = px.scale**2
             if bandwidth is None:
-                med = median_sq_distance(x, None if symmetric else y)
-                bandwidth = med**0.5 if med > 0 else 1.0
+                med = _median_sq_scaled(px, py)
+                bandwidth = (med * scale2) ** 0.5 if med > 0 else 1.0
                 params["bandwidth_rule"] = "median heuristic: sqrt(median squared distance between distinct pairs)"
             else:
                 params["bandwidth_rule"] = "given"
             params["bandwidth"] = float(bandwidth)
             params["gamma"] = 1.0 / (2.0 * float(bandwidth) ** 2)
+            # gamma in the scaled units the tiles are computed in: exp(-gamma d) = exp(-(gamma scale^2) d_scaled)
+            plan.gamma_scaled = scale2 / (2.0 * float(bandwidth) ** 2)
     return plan
 
 
@@ -202,13 +228,29 @@ def affinity_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor |
         if plan.metric != "dot":
             tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
         return tile
-    d = _sq_dists(a, plan.right, plan.left_sq[start:stop], plan.right_sq)
-    if plan.symmetric:  # a point is at distance exactly 0 from itself, whatever the rounding
-        rows = torch.arange(start, stop, device=d.device)
-        d[rows - start, rows] = 0.0
-    if plan.metric == "neg_sq_euclidean":
-        return torch.neg(d, out=out)
-    return torch.exp(d.mul_(-plan.params["gamma"]), out=out)
+    rows = plan.left_points[start:stop]
+    # The product path writes straight into ``out``; the difference path (few features) has its own buffer, and
+    # the conversion below is what lands in ``out``.
+    d = distance_tile(plan, start, stop, out=None if rows.direct else out)
+    return distances_to_affinity(plan, d, out=out)
+
+
+def distance_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """rbf / neg_sq_euclidean: exact squared distances of rows ``start:stop`` in the plan's units (the data divided
+    by ``plan.scale``). A point is at distance exactly 0 from itself and from any copy of itself. Ranking on
+    these (smallest first) is ranking on the affinity, with no overflow or underflow at 1e19 or 1e-25 and no
+    ``exp`` of a whole tile: a top-k converts only what it keeps (:func:`distances_to_affinity`)."""
+    return sq_distances(plan.left_points[start:stop], plan.right_points,
+                        diagonal_offset=start if plan.symmetric else None, out=out)
+
+
+def distances_to_affinity(plan: AffinityPlan, d: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared distances in plan units -> the affinity, in place (or into ``out``): ``-d scale^2`` (a power of two:
+    exact; +-inf or 0 when the true distance leaves the dtype's range, the correctly rounded result) or
+    ``exp(-gamma scale^2 d)``."""
+    factor = -(plan.scale**2) if plan.metric == "neg_sq_euclidean" else -plan.gamma_scaled
+    v = d.mul_(factor) if out is None or d.data_ptr() == out.data_ptr() else torch.mul(d, factor, out=out)
+    return v.exp_() if plan.metric == "rbf" else v
 
 
 def iter_affinity_tiles(plan: AffinityPlan, out: torch.Tensor | None = None) -> Iterator[AffinityTile]:

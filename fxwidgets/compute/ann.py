@@ -12,9 +12,15 @@ distance and ``rbf`` ``exp(-gamma d^2)`` of it (a decreasing function of the dis
 L2 neighbours). ``pearson`` is refused: a given index holds rows fx cannot centre.
 
 Values: faiss's distances are float32 and, for compressed indices (PQ), approximate; the affinity of every
-returned pair is therefore recomputed from the rows in the input's dtype with the exact search's formula and
-the k pairs re-sorted by it. So a flat index gives exactly the neighbours (ties aside) and the values of the
-exact search.
+returned pair is therefore recomputed from the rows in the input's dtype with the exact search's formula (for
+the L2 metrics the exact squared distance of :func:`~fxwidgets.compute.distance.pair_sq_distances`) and the k
+pairs re-sorted as the exact search ranks them. So a flat index gives exactly the neighbours (ties aside) and the
+values of the exact search.
+
+Rows handed to faiss: for the L2 metrics an index fx builds (``index`` a string) holds the rows centred and
+scaled by a power of two (the exact search's prepared rows: L2 neighbours do not change, and float32 squares
+neither overflow nor underflow); an index given as an object holds, or is trained and filled with, the rows as
+given, so that it stays the user's index of the user's rows (one trained on them keeps its lists valid).
 
 Recall: the exact search is run on a seeded sample of ``recall_sample`` query rows (their rows of the exact
 k-NN, computed by fx's own tiled search as the chunk holding them passes), and recall@k, the mean over those
@@ -30,18 +36,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from .affinity import METRICS, AffinityPlan, affinity_tile
+from .affinity import METRICS, AffinityPlan, affinity_tile, distance_tile, distances_to_affinity
+from .distance import pair_sq_distances
+from .drain import drain
 from .knn import KnnAccumulator, KnnPlan, KnnRecord, plan_knn
 from .memory import TILE_BYTES
-from .validate import check_choice
-from .drain import drain
 from .optional import require
+from .validate import check_choice, check_seed
 
 #: fx metric -> the faiss metric its search runs under.
 FAISS_METRIC = {"cosine": "inner_product", "dot": "inner_product", "neg_sq_euclidean": "l2", "rbf": "l2"}
@@ -95,6 +102,7 @@ class AnnPlan:
     index: Any
     shards: list = field(default_factory=list)  # populated by fx: the shards of an IndexShards it assembles
     fill: bool = False  # fx adds the database rows (and trains the index first if needed)
+    built_here: bool = False  # fx made the index from a string: L2 rows may be the prepared (centred, scaled) ones
     train_rows: int = 0
     chunk_size: int = 1
     recall_rows: torch.Tensor | None = None  # sorted query rows checked against the exact search
@@ -141,12 +149,6 @@ def _check_recall_sample(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"recall_sample must be a non-negative integer (0: no recall check), got {value!r}")
     return int(value)
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    return int(seed)
 
 
 def _ivf_lists(faiss: Any, index: Any) -> int | None:
@@ -256,7 +258,7 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
                          f"L2 distance); use one of {', '.join(map(repr, FAISS_METRIC))}, or index=None for the "
                          "exact search (for Pearson: centre and normalise the rows, then metric='cosine')")
     recall_sample = _check_recall_sample(recall_sample)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -269,7 +271,8 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
     info: dict = {}
     shards: list = []
     tune = None
-    if isinstance(index, str):
+    built_here = isinstance(index, str)
+    if built_here:
         index, info = build_index(index, d, m, kind, knn.k, faiss)
         tune = info.pop("tune", None)
         index, on_gpu = _to_gpu(faiss, index, a.device)
@@ -352,7 +355,8 @@ def plan_ann(X: Any, Y: Any = None, k: int = 10, metric: str = "cosine", *, inde
         params["train_rows"] = train_rows
     if tune is not None:
         params.update({"target_recall": TARGET_RECALL, "tune_rows": int(tune_rows.numel())})
-    return AnnPlan(knn=knn, index=index, shards=shards, fill=fill, train_rows=train_rows, chunk_size=int(chunk_size),
+    return AnnPlan(knn=knn, index=index, shards=shards, fill=fill, built_here=built_here,
+                   train_rows=train_rows, chunk_size=int(chunk_size),
                    recall_rows=recall_rows, tune=tune, tune_rows=tune_rows, seed=seed, params=params)
 
 
@@ -365,9 +369,20 @@ def _is_hnsw(faiss: Any, index: Any) -> bool:
     return "HNSW" in type(inner).__name__
 
 
+def index_rows(plan: AnnPlan, side: str) -> torch.Tensor:
+    """The rows of one side (``"left"``: queries, ``"right"``: the database) as the index holds them: the exact
+    search's prepared rows, except for the L2 metrics with an index given as an object, which holds the user's
+    rows as given (prepared rows are centred and scaled, which that index's vectors and lists are not)."""
+    a = plan.knn.affinity
+    points = a.left_points if side == "left" else a.right_points
+    if points is not None and not plan.built_here:
+        return points.raw
+    return a.left if side == "left" else a.right
+
+
 def _fill(plan: AnnPlan, faiss: Any) -> Iterator[AnnBuildStep]:
     """Train (on a seeded sample of each shard's rows) and add the rows, shard by shard, in order."""
-    right = plan.knn.affinity.right
+    right = index_rows(plan, "right")
     m = right.shape[0]
     targets = plan.shards or [plan.index]
     bounds = np.array_split(np.arange(m), len(targets))
@@ -392,35 +407,46 @@ def _fill(plan: AnnPlan, faiss: Any) -> Iterator[AnnBuildStep]:
 
 
 def exact_rows(plan: KnnPlan, rows: torch.Tensor) -> torch.Tensor:
-    """The exact top-k neighbour indices of query ``rows`` (fx's tiled search on those rows only)."""
+    """The exact top-k neighbour indices of query ``rows`` (fx's tiled search on those rows only, ranked as it
+    ranks: on exact distances for the L2 metrics, on the affinity otherwise)."""
     a = plan.affinity
     m = a.shape[1]
     step = max(1, TILE_BYTES // max(1, 2 * m * a.left.element_size()))
     out = []
     for s in range(0, rows.numel(), step):
         r = rows[s:s + step].to(a.device)
-        sub = AffinityPlan(left=a.left[r], right=a.right, metric=a.metric, symmetric=False, chunk_size=r.numel(),
-                           params=a.params, left_sq=None if a.left_sq is None else a.left_sq[r], right_sq=a.right_sq)
+        sub = replace(a, left=a.left[r], symmetric=False, chunk_size=r.numel(),
+                      left_points=None if a.left_points is None else a.left_points[r])
+        own = (torch.arange(r.numel(), device=r.device), r)
+        if a.left_points is not None:
+            d = distance_tile(sub, 0, r.numel())
+            if plan.exclude_self:
+                d[own] = torch.inf
+            out.append(torch.topk(d, plan.k, dim=1, largest=False, sorted=True).indices)
+            continue
         tile = affinity_tile(sub, 0, r.numel())
         if plan.exclude_self:
-            tile[torch.arange(r.numel(), device=tile.device), r] = -torch.inf
+            tile[own] = -torch.inf
         out.append(torch.topk(tile, plan.k, dim=1, largest=True, sorted=True).indices)
     return torch.cat(out) if out else torch.empty((0, plan.k), dtype=torch.int64, device=a.device)
 
 
+def pair_distances(a: AffinityPlan, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """L2 metrics: exact squared distance (in the plan's scaled units) of query row ``rows[i]`` with database rows
+    ``cols[i, j]``, (r, c) in the plan's dtype: what the exact search ranks on."""
+    ia = rows[:, None].expand_as(cols).reshape(-1)
+    d = pair_sq_distances(a.left_points, a.right_points, ia, cols.reshape(-1))
+    return d.view(cols.shape).to(a.dtype)
+
+
 def pair_affinity(a: AffinityPlan, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """Affinity of query row ``rows[i]`` with database rows ``cols[i, j]``: (r, c), the formula of
-    :func:`~fxwidgets.compute.affinity.affinity_tile` on the same prepared operands."""
-    left = a.left[rows]  # (r, d)
-    dots = torch.einsum("rd,rcd->rc", left, a.right[cols])
-    if a.metric in ("cosine", "dot"):
-        return dots.clamp_(-1.0, 1.0) if a.metric == "cosine" else dots
-    d = (a.left_sq[rows][:, None] + a.right_sq[cols] - 2.0 * dots).clamp_min_(0.0)
-    if a.symmetric:
-        d[cols == rows[:, None]] = 0.0
-    if a.metric == "neg_sq_euclidean":
-        return d.neg_()
-    return torch.exp(d.mul_(-a.params["gamma"]))
+    """Affinity of query row ``rows[i]`` with database rows ``cols[i, j]``: (r, c), the values of
+    :func:`~fxwidgets.compute.affinity.affinity_tile` on the same prepared operands (exact distances converted
+    for the L2 metrics)."""
+    if a.left_points is not None:
+        return distances_to_affinity(a, pair_distances(a, rows, cols))
+    dots = torch.einsum("rd,rcd->rc", a.left[rows], a.right[cols])
+    return dots.clamp_(-1.0, 1.0) if a.metric == "cosine" else dots
 
 
 def _drop_self(labels: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
@@ -439,7 +465,7 @@ def _search(plan: AnnPlan, rows: torch.Tensor, *, strict: bool = True) -> torch.
     knn, a = plan.knn, plan.knn.affinity
     k = knn.k
     kk = k + 1 if knn.exclude_self else k
-    _dist, lab = plan.index.search(_float32_rows(a.left[rows.to(a.device)]), kk)
+    _dist, lab = plan.index.search(_float32_rows(index_rows(plan, "left")[rows.to(a.device)]), kk)
     labels = torch.from_numpy(np.asarray(lab, dtype=np.int64)).to(a.device)
     if strict and bool((labels < 0).any()):
         row = int(rows[(labels < 0).any(1).nonzero()[0]])
@@ -489,12 +515,16 @@ def iter_ann(plan: AnnPlan) -> Iterator[AnnTile | AnnBuildStep]:
         stop = min(n, start + plan.chunk_size)
         rows = torch.arange(start, stop, device=a.device)
         labels = _search(plan, rows)
-        values = torch.empty(labels.shape, dtype=a.dtype, device=a.device)
+        # ranked as the exact search ranks: on exact distances (smallest first) for the L2 metrics, converted to
+        # affinities after the sort (rbf's exp may tie far pairs at 0), on the affinity otherwise
+        by_distance = a.left_points is not None
+        key = torch.empty(labels.shape, dtype=a.dtype, device=a.device)
         sub = max(1, TILE_BYTES // max(1, k * a.left.shape[1] * a.left.element_size()))
         for s in range(0, stop - start, sub):
             e = min(stop - start, s + sub)
-            values[s:e] = pair_affinity(a, rows[s:e], labels[s:e])
-        values, order = torch.sort(values, dim=1, descending=True, stable=True)
+            key[s:e] = (pair_distances if by_distance else pair_affinity)(a, rows[s:e], labels[s:e])
+        key, order = torch.sort(key, dim=1, descending=not by_distance, stable=True)
+        values = distances_to_affinity(a, key) if by_distance else key
         labels = labels.gather(1, order)
         tile = AnnTile(start, stop, labels, values, n, progress=base + (1.0 - base) * stop / n)
         if s_total:

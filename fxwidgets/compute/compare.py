@@ -9,6 +9,8 @@ batch yields the running matrix, so a view fills in while the data streams throu
 from __future__ import annotations
 
 import itertools
+import numbers
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -16,8 +18,17 @@ import numpy as np
 import torch
 
 from .memory import check_fits
-from .validate import check_choice, check_positive_float, check_positive_int
 from .similarity import KERNELS, batch_bounds, gram_rbf, u_centered_batch
+from .validate import (
+    as_tensor,
+    cast_like,
+    check_bool,
+    check_choice,
+    check_length,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 
 #: Names listed in an unknown-layer error before "... and N more".
 MAX_NAMES_IN_ERROR = 60
@@ -76,17 +87,26 @@ def resolve_layers(model: torch.nn.Module, layers: Any, arg: str, model_arg: str
 
 
 class Capture:
-    """Forward hooks that keep the latest output of each named module, flattened to (batch, features)."""
+    """Forward hooks that keep the latest output of each named module, flattened to (batch, features).
+
+    The hooks belong to the run that installed them: they record only forward passes made by the thread that
+    created the capture. Two compares on one model (two Jobs, or a compare while another thread runs the model)
+    each install their own hooks on the shared modules, and each hook ignores the other run's passes, so both
+    get exactly the answer they would get alone. (A model that runs its own layers in other threads, such as
+    ``nn.DataParallel``, is therefore not captured: compare its ``.module`` instead.)"""
 
     def __init__(self, model: torch.nn.Module, layers: list[str], model_arg: str) -> None:
         self.layers = layers
         self.model_arg = model_arg
         self.outputs: dict[str, torch.Tensor] = {}
+        self.thread = threading.get_ident()
         modules = dict(model.named_modules())
         self.handles = [modules[name].register_forward_hook(self._hook(name)) for name in layers]
 
     def _hook(self, name: str):
         def hook(_module, _inputs, output):
+            if threading.get_ident() != self.thread:  # another run's forward pass through the shared module
+                return
             out = output
             if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
                 out = out[0]
@@ -118,21 +138,40 @@ class Capture:
 
 
 class EvalMode:
-    """Run a model in eval mode (no dropout, frozen batch-norm statistics) and restore every module's flag."""
+    """Run a model in eval mode (no dropout, frozen batch-norm statistics) and restore every module's flag.
+
+    Shared between concurrent runs: the first run to enter a model saves its flags and switches it to eval, the
+    last to leave restores them. (Each run saving and restoring on its own would switch dropout back on under a
+    run still in progress, and the later exit would leave the model in eval mode for good.)"""
+
+    _lock = threading.Lock()
+    #: id(model) -> [number of runs inside, the flags saved by the first]
+    _active: dict[int, list] = {}
 
     def __init__(self, *models: torch.nn.Module | None) -> None:
-        self.models = [m for m in models if m is not None]
-        self.flags: list[tuple[torch.nn.Module, bool]] = []
+        unique = {id(m): m for m in models if m is not None}
+        self.models = list(unique.values())
 
-    def __enter__(self) -> "EvalMode":
-        for model in self.models:
-            self.flags += [(m, m.training) for m in model.modules()]
-            model.eval()
+    def __enter__(self) -> EvalMode:
+        with EvalMode._lock:
+            for model in self.models:
+                entry = EvalMode._active.get(id(model))
+                if entry is None:
+                    EvalMode._active[id(model)] = [1, [(m, m.training) for m in model.modules()]]
+                    model.eval()
+                else:
+                    entry[0] += 1
         return self
 
     def __exit__(self, *exc) -> None:
-        for m, flag in self.flags:
-            m.training = flag
+        with EvalMode._lock:
+            for model in self.models:
+                entry = EvalMode._active[id(model)]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del EvalMode._active[id(model)]
+                    for m, flag in entry[1]:
+                        m.training = flag
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,13 +180,10 @@ class EvalMode:
 
 
 def _as_input(x: Any, what: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        a = np.asarray(x)
-        if a.dtype == object or a.dtype.kind not in "biuf":
-            raise TypeError(f"{what} must be a tensor or an array of numbers, got {type(x).__name__}")
-        t = torch.from_numpy(np.ascontiguousarray(a))
+    try:
+        t = as_tensor(x, what)  # a DataFrame gives its values; complex or text is refused
+    except TypeError as exc:
+        raise TypeError(f"{what} must be a tensor or an array of numbers, got {type(x).__name__}: {exc}") from None
     if t.ndim == 0:
         raise ValueError(f"{what} must have a batch dimension, got a scalar")
     if t.is_floating_point():
@@ -207,10 +243,8 @@ def plan_compare(model_a, model_b=None, data=None, *, layers=None, layers_b=None
     if batch_size < 4:
         raise ValueError(f"batch_size must be at least 4 (the unbiased HSIC needs 4 examples), got {batch_size}")
     gram_samples = check_positive_int(gram_samples, "gram_samples", allow_none=False) if gram_samples else 0
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if not isinstance(shuffle, bool):
-        raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
+    seed = check_seed(seed)
+    shuffle = check_bool(shuffle, "shuffle")
 
     layers_a = resolve_layers(model_a, layers, "layers", "model_a")
     other = model_a if model_b is None else model_b
@@ -225,6 +259,12 @@ def plan_compare(model_a, model_b=None, data=None, *, layers=None, layers_b=None
     device = model_device(model_a)
 
     order = None
+    if hasattr(data, "to_numpy") and callable(data.to_numpy) and not hasattr(data, "__next__"):
+        # A pandas DataFrame is iterable, but over its column names: take its values (rows are examples).
+        data = _as_input(data, "data")
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(e, (numbers.Number, list)) for e in data):
+        # Nested lists of numbers are one array of examples, not a list of one-example batches.
+        data = _as_input(data, "data")
     if isinstance(data, (torch.Tensor, np.ndarray)):
         x = _as_input(data, "data")
         n = x.shape[0]
@@ -255,8 +295,8 @@ def plan_compare(model_a, model_b=None, data=None, *, layers=None, layers_b=None
         labels = np.asarray(labels)
         if labels.ndim != 1:
             raise ValueError(f"labels must be 1-D (one per example), got shape {labels.shape}")
-        if n_examples is not None and labels.shape[0] != n_examples:
-            raise ValueError(f"labels has {labels.shape[0]} entries but data has {n_examples} examples")
+        if n_examples is not None:
+            check_length(labels, "labels", n_examples, "data", unit="examples")
 
     # A probe of a few examples: every hook fires, every output is a tensor with the batch first.
     feats_a, feats_b = _forward(model_a, model_b, layers_a, layers_b, same, first, probe=True)
@@ -290,9 +330,8 @@ def _forward(model_a, model_b, layers_a, layers_b, same, x, probe=False):
             cap = Capture(model, layers, arg)
             try:
                 xb = x.to(model_device(model))
-                dtype = model_float_dtype(model)
-                if xb.is_floating_point() and dtype is not None and xb.dtype != dtype:
-                    xb = xb.to(dtype)  # float64 data into a float32 model, and the other way round
+                # float64 or float16 data into a float32 model, and the other way round; integer ids stay
+                xb = cast_like(xb, model_float_dtype(model), "data")
                 try:
                     model(xb)
                 except Exception as exc:  # noqa: BLE001

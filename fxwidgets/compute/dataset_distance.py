@@ -25,8 +25,8 @@ import torch
 
 from .kmeans import rows_per_chunk
 from .memory import TILE_BYTES, check_fits
-from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int
 from .drain import drain as run_to_end
+from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int, check_seed
 
 MEASURES = ("frechet", "mmd2", "sinkhorn")
 HISTOGRAM_DISTANCES = ("wasserstein", "total_variation", "kl")
@@ -205,8 +205,7 @@ def iter_mmd2(A, B, *, bandwidth: float | None = None, seed: int = 0,
         raise ValueError(f"A has {m} and B has {n} rows; the unbiased MMD² needs at least 2 in each")
     bandwidth = check_positive_float(bandwidth, "bandwidth")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     step = rows_per_chunk(max(m, n), a.element_size(), chunk_size)
     check_fits(3 * min(step, max(m, n)) * max(m, n) * a.element_size() + 4 * (m + n) * 8, "MMD² tiles", a.device)
     return _mmd_steps(a, b, bandwidth, seed, step)
@@ -316,8 +315,7 @@ def iter_sinkhorn_divergence(A, B, *, epsilon: float | None = None, max_iter: in
         raise ValueError(f"scaling must be in (0, 1), got {scaling}")
     report_every = check_positive_int(report_every, "report_every", allow_none=False)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     m, n = a.shape[0], b.shape[0]
     item = a.element_size()
     cache_bytes = (2 * m * n + m * m + n * n) * item
@@ -615,8 +613,7 @@ def iter_pair_score_histograms(embeddings, positive_pairs, *, bins: int = 50, me
     metric = check_choice(metric, "metric", ("cosine", "dot"))
     bins = check_positive_int(bins, "bins", allow_none=False)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     pp = positive_pairs.detach().cpu() if isinstance(positive_pairs, torch.Tensor) else torch.as_tensor(
         np.asarray(positive_pairs))
     if pp.ndim != 2 or pp.shape[1] != 2:

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from .validate import check_choice, check_positive_float, check_positive_int
 from .affinity import METRICS, affinity_tile
-from .memory import TILE_BYTES
 from .knn import mutual_nn, prepare
+from .memory import TILE_BYTES
+from .validate import (as_tensor, check_choice, check_index, check_int, check_positive_float, check_positive_int,
+                       check_probability)
 
 
 def as_locations(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
     """(B, C, H, W) feature maps or (B, T, D) token features -> (B, L, D) location features and the grid (H, W)
-    (``(1, T)`` for tokens). Checks dtype and finiteness."""
-    if not isinstance(F, torch.Tensor):
-        a = np.asarray(F)
-        if a.dtype == object or a.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
-        F = torch.from_numpy(np.ascontiguousarray(a))
-    t = F.detach()
+    (``(1, T)`` for tokens). Checks dtype (numbers, real: complex features are refused rather than silently
+    losing their imaginary part) and finiteness."""
+    t = as_tensor(F, name)
     if t.dtype not in (torch.float32, torch.float64):
         t = t.float()
     if t.ndim == 4:
@@ -49,8 +45,7 @@ def as_locations(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
 
 def _frame(F, name: str) -> tuple[torch.Tensor, tuple[int, int]]:
     """One frame's (L, D) locations from (C, H, W), (1, C, H, W), (T, D) or (1, T, D)."""
-    if not isinstance(F, torch.Tensor):
-        F = np.asarray(F)
+    F = as_tensor(F, name)
     # (C, H, W) is one feature map and (T, D) one sentence's tokens: add the batch axis. A 3-D input is read as
     # (C, H, W); pass a single token sequence as (T, D).
     if F.ndim in (2, 3):
@@ -68,9 +63,7 @@ def location_affinity(F, b: int, i: int, j: int = 0, metric: str = "cosine") -> 
     metric = check_choice(metric, "metric", METRICS)
     locs, (h, w) = as_locations(F, "F")
     B = locs.shape[0]
-    for nm, v, lim in (("b", b, B), ("i", i, h), ("j", j, w)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < lim:
-            raise ValueError(f"{nm} must be an integer in 0..{lim - 1}, got {v!r}")
+    b, i, j = check_index(b, "b", B), check_index(i, "i", h), check_index(j, "j", w)
     flat = locs.reshape(B * h * w, -1)
     plan = prepare(flat, None, metric, bandwidth=None, chunk_size=1)
     r = int(b) * h * w + int(i) * w + int(j)
@@ -152,10 +145,23 @@ class LabelNoiseRecord:
         return self.score > self.threshold
 
 
+def class_map(labels, name: str) -> torch.Tensor:
+    """An (H, W) map of integer class ids >= 0 as int64 (floats must hold whole numbers), or a clear error."""
+    t = as_tensor(labels, name)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be an (H, W) class map, got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty")
+    if t.is_floating_point() and not (bool(torch.isfinite(t).all()) and bool((t == t.round()).all())):
+        raise ValueError(f"{name} must hold integer class ids, got non-integer or non-finite values")
+    if bool((t < 0).any()):
+        raise ValueError(f"{name} has negative class ids (min {int(t.min())})")
+    return t.long()
+
+
 def _label_probs(labels, grid: tuple[int, int], name: str, n_classes: int | None, device) -> tuple[torch.Tensor, int]:
     """(L, K) label distributions from an (H, W) integer map or a (K, H, W) soft mask."""
-    t = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
-    t = t.to(device)
+    t = as_tensor(labels, name).to(device)
     h, w = grid
     if t.ndim == 2 or (t.ndim == 1 and h == 1):
         t2 = t.reshape(1, -1) if t.ndim == 1 else t
@@ -195,6 +201,7 @@ def propagate(source_features, target_features, labels, *, k: int = 10, temperat
     temperature = check_positive_float(temperature, "temperature", allow_none=False)
     radius = check_positive_float(radius, "radius")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    n_classes = check_int(n_classes, "n_classes", minimum=1, allow_none=True)
     src, grid = _frame(source_features, "source_features")
     dst, grid_t = _frame(target_features, "target_features")
     if src.shape[1] != dst.shape[1]:
@@ -240,15 +247,9 @@ def label_noise(source_features, target_features, source_labels, target_labels, 
     """Temporal noisy-label indicator (TFAL): for each target pixel, the share of its top-k affinity weight in
     the source frame that lands on a different label, ``score(p) = 1 - sum_q w(p, q) [y_src(q) = y_tgt(p)]``.
     A pixel whose label disagrees with its high-affinity neighbours in the adjacent frame scores near 1."""
-    threshold = float(threshold)
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
-    tgt = target_labels if isinstance(target_labels, torch.Tensor) else torch.as_tensor(np.asarray(target_labels))
-    if tgt.ndim != 2:
-        raise ValueError(f"target_labels must be an (H, W) class map, got shape {tuple(tgt.shape)}")
-    src_t = source_labels if isinstance(source_labels, torch.Tensor) else torch.as_tensor(np.asarray(source_labels))
-    if src_t.ndim != 2:
-        raise ValueError(f"source_labels must be an (H, W) class map, got shape {tuple(src_t.shape)}")
+    threshold = check_probability(threshold, "threshold")
+    tgt = class_map(target_labels, "target_labels")
+    src_t = class_map(source_labels, "source_labels")
     n_classes = int(max(int(src_t.max()), int(tgt.max()))) + 1
     prop = propagate(source_features, target_features, src_t, k=k, temperature=temperature, metric=metric,
                      radius=radius, n_classes=n_classes, chunk_size=chunk_size)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .validate import check_positive_float, check_positive_int
+from .validate import as_tensor, check_bool, check_positive_float, check_positive_int, check_seed
 
 
 @dataclass
@@ -30,6 +30,8 @@ def as_graph(A, name: str = "A") -> torch.Tensor:
         A = A.to_sparse_coo()
     if isinstance(A, torch.Tensor) and A.is_sparse:
         t = A.coalesce()
+        if t.is_complex():
+            raise TypeError(f"{name} must be real, got dtype {t.dtype}")
         if t.dtype not in (torch.float32, torch.float64):
             t = t.float()
         vals = t.values()
@@ -44,11 +46,7 @@ def as_graph(A, name: str = "A") -> torch.Tensor:
                                                             check_invariants=True), name)
             except ImportError:
                 pass
-            a = np.asarray(A)
-            if a.dtype == object or a.dtype.kind not in "biuf":
-                raise TypeError(f"{name} must hold numbers, got an array of dtype {a.dtype}")
-            A = torch.from_numpy(np.ascontiguousarray(a))
-        t = A.detach()
+        t = as_tensor(A, name)  # numbers only, real (a complex graph would lose its imaginary part)
         if t.dtype not in (torch.float32, torch.float64):
             t = t.float()
         vals = t
@@ -98,6 +96,7 @@ def eigenvector_centrality(A, *, max_iter: int = 1000, tol: float = 1e-8, seed: 
     """
     max_iter = check_positive_int(max_iter, "max_iter", allow_none=False)
     tol = check_positive_float(tol, "tol", allow_none=False)
+    seed = check_seed(seed)
     A = as_graph(A)
     _check_symmetric(A, "A")
     n = A.shape[0]
@@ -168,6 +167,10 @@ def spectral_embedding(A, n_components: int = 2, *, drop_first: bool = True, see
     ``values`` is (n, n_components). ``drop_first`` drops the constant first vector (as scikit-learn does).
     """
     n_components = check_positive_int(n_components, "n_components", allow_none=False)
+    drop_first = check_bool(drop_first, "drop_first")
+    seed = check_seed(seed)
+    tol = check_positive_float(tol, "tol", allow_none=False)
+    max_iter = check_positive_int(max_iter, "max_iter", allow_none=False)
     A = as_graph(A)
     _check_symmetric(A, "A")
     n = A.shape[0]
@@ -223,6 +226,8 @@ def spectral_clustering(A, n_clusters: int, *, seed: int = 0, n_init: int = 4) -
     eigenvectors of the normalised Laplacian, rows scaled to unit length. ``values`` are int64 labels
     numbered by first appearance."""
     n_clusters = check_positive_int(n_clusters, "n_clusters", allow_none=False)
+    seed = check_seed(seed)
+    n_init = check_positive_int(n_init, "n_init", allow_none=False)
     A = as_graph(A)
     if n_clusters > A.shape[0]:
         raise ValueError(f"n_clusters={n_clusters} is more than the {A.shape[0]} nodes")
@@ -277,6 +282,7 @@ def spectral_order(A, *, seed: int = 0) -> GraphRecord:
     Laplacian): strongly connected nodes land next to each other; a permuted band matrix gets its band back (up
     to reversal). A disconnected graph is ordered component by component (largest first), each by its own
     Fiedler vector. ``values`` is the permutation."""
+    seed = check_seed(seed)
     A = as_graph(A)
     _check_symmetric(A, "A")
     comp = connected_components(A)

@@ -12,8 +12,8 @@ from typing import Iterator
 
 import torch
 
-from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
-from .affinity import METRICS, AffinityPlan, affinity_tile, prepare_operands
+from .validate import as_matrix, check_bool, check_choice, check_positive_float, check_positive_int
+from .affinity import METRICS, AffinityPlan, affinity_tile, distance_tile, distances_to_affinity, prepare_operands
 
 
 # The affinity module's preparation without its dense-matrix memory check: a k-NN search never forms it.
@@ -60,6 +60,7 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
         raise ValueError(f"X has {x.shape[1]} features per row but Y has {y.shape[1]}; they must match")
     if exclude_self is None:
         exclude_self = y is None
+    exclude_self = check_bool(exclude_self, "exclude_self")
     if exclude_self and y is not None:
         raise ValueError("exclude_self=True needs Y=None (a row can only be its own neighbour within X)")
     m = x.shape[0] if y is None else y.shape[0]
@@ -76,9 +77,18 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
 
 def knn_tile(plan: KnnPlan, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k neighbours (largest affinity first) of rows ``start:stop``."""
-    tile = affinity_tile(plan.affinity, start, stop)
+    aff = plan.affinity
+    rows = torch.arange(start, stop, device=aff.device)
+    if aff.metric in ("rbf", "neg_sq_euclidean"):
+        # Ranked on exact distances of the rescaled data (smallest first: the largest affinity); only the k kept
+        # per row are converted to affinities.
+        d = distance_tile(aff, start, stop)
+        if plan.exclude_self:
+            d[rows - start, rows] = torch.inf
+        dist, indices = torch.topk(d, plan.k, dim=1, largest=False, sorted=True)
+        return indices, distances_to_affinity(aff, dist)
+    tile = affinity_tile(aff, start, stop)
     if plan.exclude_self:
-        rows = torch.arange(start, stop, device=tile.device)
         tile[rows - start, rows] = -torch.inf
     values, indices = torch.topk(tile, plan.k, dim=1, largest=True, sorted=True)
     return indices, values

@@ -45,12 +45,17 @@ def budget_bytes(device: torch.device) -> int:
     return int(available_bytes(device) * DEFAULT_SHARE)
 
 
+#: What lowers the need of a dense N x M matrix (the affinity's own knob), the default advice of ``check_fits``.
+DENSE_MATRIX_HINT = "use fewer rows, or a k-NN graph instead of the dense matrix"
+
+
 def check_fits(nbytes: int, what: str, device: torch.device, *, hint: str | None = None) -> None:
-    """Raise MemoryError (need, budget, and ``hint``: the knob that lowers the need) when ``nbytes`` is over budget."""
+    """Raise ``MemoryError`` before work when ``what`` needs more than the budget: the need, the budget, the setting
+    that sets it, and ``hint`` (the knob or change that lowers the need; None: :data:`DENSE_MATRIX_HINT`)."""
     budget = budget_bytes(device)
     if nbytes > budget:
         raise MemoryError(
             f"{what} needs {nbytes / 2**30:.2f} GiB on {device}, over the memory budget of {budget / 2**30:.2f} GiB "
             "(fxwidgets.options.memory_budget, default half the available memory); "
-            + (hint if hint is not None else "use fewer rows, or a k-NN graph instead of the dense matrix")
+            + (hint if hint is not None else DENSE_MATRIX_HINT)
         )

@@ -36,8 +36,9 @@ from .kmeans import (balanced_allocation, kmeans, normalized_entropy, rows_per_c
 from .affinity import METRICS
 from .knn import knn_search
 from .memory import check_fits
-from .validate import as_indices, as_matrix, check_choice, check_positive_float, check_positive_int
 from .drain import drain as run_to_end
+from .validate import (as_indices, as_matrix, check_bool, check_choice, check_positive_float, check_positive_int,
+                       check_seed)
 
 METHODS = ("k_center", "sensitivity", "hierarchical_kmeans", "dsir", "anchoral", "class_representatives")
 
@@ -110,9 +111,7 @@ def drain(steps: Iterable[SampleSelection]) -> SampleSelection:
 
 
 def _generator(seed: int) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    return torch.Generator(device="cpu").manual_seed(int(seed))
+    return torch.Generator(device="cpu").manual_seed(check_seed(seed))
 
 
 def _labels(y: Any, n: int, name: str) -> tuple[torch.Tensor, np.ndarray]:
@@ -649,8 +648,7 @@ def iter_dsir(raw, target, k: int, *, n_buckets: int = 10_000, ngrams: int = 2, 
     n_buckets = check_positive_int(n_buckets, "n_buckets", allow_none=False)
     ngrams = check_positive_int(ngrams, "ngrams", allow_none=False)
     smoothing = check_positive_float(smoothing, "smoothing", allow_none=False)
-    if not isinstance(top_k, bool):
-        raise ValueError(f"top_k must be True or False, got {top_k!r}")
+    top_k = check_bool(top_k, "top_k")
     gen = _generator(seed)
     texts = _is_texts(raw) or isinstance(raw, str)
     if hasher is not None and not texts and not _is_texts(target):

@@ -24,8 +24,16 @@ from dataclasses import dataclass
 
 import torch
 
+from .distance import power_of_two_at_least
 from .memory import TILE_BYTES, check_fits
-from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
+from .validate import (
+    as_matrix,
+    check_bool,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 
 KERNELS = ("linear", "rbf")
 NEIGHBOUR_METRICS = ("cosine", "euclidean")
@@ -56,11 +64,24 @@ def as_pair(X, Y, *, names: tuple[str, str] = ("X", "Y"), min_rows: int = 2) -> 
 
 
 def is_constant(x: torch.Tensor) -> bool:
-    """True when every row of ``x`` is the same (to rounding): no variation between examples at all."""
+    """True when every row of ``x`` is the same (to rounding): no variation between examples at all.
+
+    Scale-relative: ``x`` is first divided by its largest absolute value, so data at 1e20 (whose squares overflow
+    float32) or 1e-25 (whose squares underflow) is judged by its shape, not its units."""
+    top = float(x.abs().max()) if x.numel() else 0.0
+    if top == 0.0:
+        return True
+    x = x / top
     centred = x - x.mean(0, keepdim=True)
     spread = float(torch.linalg.vector_norm(centred))
     scale = float(torch.linalg.vector_norm(x)) + float(torch.finfo(x.dtype).tiny)
     return spread <= scale * torch.finfo(x.dtype).eps * 4 * math.sqrt(x.numel())
+
+
+def power_of_two_scale(x: torch.Tensor) -> float:
+    """The power of two nearest above max|x| (1 for zeros): dividing by it is exact and brings every value into
+    [-1, 1], where no square or Gram entry overflows or underflows."""
+    return power_of_two_at_least(float(x.abs().max()) if x.numel() else 0.0)
 
 
 def check_not_constant(x: torch.Tensor, name: str, measure: str) -> None:
@@ -366,11 +387,12 @@ def jaccard_at_k(x: torch.Tensor, y: torch.Tensor, k: int, metric: str = "cosine
 
 
 def unit_rows(x: torch.Tensor, name: str) -> torch.Tensor:
-    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
-    if bool((norms == 0).any()):
-        i = int((norms[:, 0] == 0).nonzero()[0])
+    top = x.abs().amax(dim=1, keepdim=True)
+    if bool((top == 0).any()):
+        i = int((top[:, 0] == 0).nonzero()[0])
         raise ValueError(f"{name} row {i} is all zeros and cannot be put on the unit sphere; pass normalize=False")
-    return x / norms
+    x = x / top  # row by row, so no norm overflows or underflows whatever the row's scale
+    return x / torch.linalg.vector_norm(x, dim=1, keepdim=True)
 
 
 def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
@@ -422,16 +444,26 @@ DEFAULTS = {"kernel": "linear", "threshold": 1.0, "unbiased": False, "batch_size
 
 @dataclass
 class SimilarityPlan:
+    """Validated inputs, divided by powers of two (``x_scale``, ``y_scale``) so no intermediate overflows; a
+    measure that is not scale-free is multiplied back by ``value_factor`` (exactly, in float64)."""
+
     x: torch.Tensor
     y: torch.Tensor | None
     measure: str
     params: dict
+    x_scale: float = 1.0
+    y_scale: float = 1.0
 
-
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
+    @property
+    def value_factor(self) -> float:
+        m, p = self.measure, self.params
+        if m == "hsic" and p["kernel"] == "linear":  # tr(KHLH): K scales as x_scale^2, L as y_scale^2
+            return self.x_scale**2 * self.y_scale**2
+        if m == "distance_covariance":  # dCov^2(aX, bY) = |a| |b| dCov^2(X, Y); the root is taken afterwards
+            return self.x_scale * self.y_scale
+        if m == "alignment" and not p["normalize"]:  # one common scale for both: |x - y|^alpha
+            return self.x_scale ** p["alpha"]
+        return 1.0  # CKA, HSIC with the RBF kernel, dCor, CCA, Jaccard, normalised alignment/uniformity
 
 
 def plan_similarity(X, Y=None, measure: str = "cka", **params) -> SimilarityPlan:
@@ -450,15 +482,14 @@ def plan_similarity(X, Y=None, measure: str = "cka", **params) -> SimilarityPlan
                              "to kernel='rbf'")
     for name in ("unbiased", "shuffle", "squared", "center", "normalize"):
         if name in p:
-            _check_bool(p[name], name)
+            p[name] = check_bool(p[name], name)
     if "batch_size" in p:
         p["batch_size"] = check_positive_int(p["batch_size"], "batch_size")
         if p["batch_size"] is not None and p["batch_size"] < 4:
             raise ValueError(f"batch_size must be at least 4 (the unbiased HSIC needs 4 examples), got {p['batch_size']}")
         if p["batch_size"] is not None and "unbiased" in params and not p["unbiased"]:
             raise ValueError("minibatch CKA (batch_size) always uses the unbiased HSIC estimator; drop unbiased=False")
-        if not isinstance(p["seed"], int) or isinstance(p["seed"], bool):
-            raise ValueError(f"seed must be an integer, got {p['seed']!r}")
+        p["seed"] = check_seed(p["seed"])
         if p["batch_size"] is not None:
             p["unbiased"] = True
     if measure in ("distance_covariance", "distance_correlation") and p["unbiased"] and not p["squared"]:
@@ -507,13 +538,23 @@ def plan_similarity(X, Y=None, measure: str = "cka", **params) -> SimilarityPlan
     if measure == "alignment" and x.shape[1] != y.shape[1]:
         raise ValueError(f"alignment compares positive pairs in one embedding space: X has {x.shape[1]} features "
                          f"but Y has {y.shape[1]}")
+    params_out = {"measure": measure, **p, "n": n, "dtype": str(x.dtype).replace("torch.", ""),
+                  "device": str(x.device)}
+    x_scale = y_scale = 1.0
+    if measure == "alignment" and not p["normalize"]:
+        x_scale = y_scale = max(power_of_two_scale(x), power_of_two_scale(y))
+    elif not (measure == "uniformity" and not p["normalize"]):  # exp(-t d^2) has no scale to factor out
+        x_scale = power_of_two_scale(x)
+        y_scale = 1.0 if y is None else power_of_two_scale(y)
+    if x_scale != 1.0:
+        x = x / x_scale
+    if y is not None and y_scale != 1.0:
+        y = y / y_scale
     if measure in ("alignment", "uniformity") and p["normalize"]:
         x = unit_rows(x, "X")
         if y is not None:
             y = unit_rows(y, "Y")
-    params_out = {"measure": measure, **p, "n": n, "dtype": str(x.dtype).replace("torch.", ""),
-                  "device": str(x.device)}
-    return SimilarityPlan(x=x, y=y, measure=measure, params=params_out)
+    return SimilarityPlan(x=x, y=y, measure=measure, params=params_out, x_scale=x_scale, y_scale=y_scale)
 
 
 def run_similarity(plan: SimilarityPlan) -> dict:
@@ -559,4 +600,9 @@ def run_similarity(plan: SimilarityPlan) -> dict:
         out["value"] = float(alignment(x, y, p["alpha"]))
     elif m == "uniformity":
         out["value"] = float(uniformity(x, p["t"], p["chunk_size"]))
+    factor = plan.value_factor
+    if factor != 1.0:
+        if m == "distance_covariance" and not p["squared"]:
+            factor = math.sqrt(factor)
+        out["value"] *= factor
     return out

@@ -6,8 +6,11 @@ x ``tile`` cells. Each cell holds the mean of the affinities in its block:
 * ``dot``, ``cosine``, ``pearson``: the affinity is an inner product of prepared rows, and the mean over a block
   I x J of ``<x_i, y_j>`` is ``<mean_I x, mean_J y>``: the block means of the rows give every level *exactly*
   (each level's row means come from the previous level's, weighted by block sizes);
-* ``neg_sq_euclidean``: ``-|x_i - y_j|^2 = -(|x_i|^2 + |y_j|^2 - 2 <x_i, y_j>)`` is linear in the same terms, so the
-  block mean is ``-(mean_I |x|^2 + mean_J |y|^2 - 2 <mean_I x, mean_J y>)``: exact as well;
+* ``neg_sq_euclidean``: the mean of ``|x_i - y_j|^2`` over a block I x J is ``|m_I - m_J|^2 + v_I + v_J``, with
+  ``m`` the block's mean row and ``v`` its mean squared distance to it (exact algebra, and free of the
+  cancellation of ``mean|x|^2 + mean|y|^2 - 2 <m_I, m_J>``). Block means and ``v`` are kept in float64, ``v`` merged
+  level by level by the parallel-variance rule ``v = (n1 v1 + n2 v2)/n + n1 n2/n^2 |m1 - m2|^2``, and
+  ``|m_I - m_J|^2`` comes from :func:`fxwidgets.compute.distance.sq_distances` (near pairs recomputed exactly);
 * ``rbf``: ``exp`` is not linear, no block summary is exact. A coarse cell is *estimated* by the mean of the
   kernel over ``samples x samples`` entries drawn uniformly from its block (seeded by level and tile), with a
   standard error from their spread; level 0 is exact.
@@ -18,10 +21,11 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
 import torch
 
 from .affinity import AffinityPlan
+from .distance import Points, sq_distances
+from .validate import check_index
 
 EXACT = ("cosine", "dot", "pearson", "neg_sq_euclidean")
 
@@ -50,12 +54,16 @@ class BlockPyramid:
         self.order = torch.arange(self.n, device=plan.device) if order is None else order.to(plan.device)
         self.levels = n_levels(self.n, self.tile)
         self._lock = threading.Lock()
-        x = plan.left[self.order]
-        self._means: dict[int, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = {}
-        sq = (x * x).sum(1) if self.metric in ("neg_sq_euclidean", "rbf") else None
-        self._means[0] = (x, sq, torch.ones(self.n, dtype=x.dtype, device=x.device))
-        self._x0 = x
-        self._sq0 = sq
+        self._means: dict[int, tuple] = {}
+        if self.metric in ("neg_sq_euclidean", "rbf"):
+            # Level 0: the rows prepared for exact distances (centred, scaled by plan.scale), in order.
+            self._points0 = plan.left_points[self.order]
+            x = self._points0.z
+            self._means[0] = (self._points0, torch.zeros(self.n, dtype=torch.float64, device=x.device),
+                              torch.ones(self.n, dtype=torch.float64, device=x.device))
+        else:
+            x = plan.left[self.order]
+            self._means[0] = (x, None, torch.ones(self.n, dtype=x.dtype, device=x.device))
 
     @property
     def estimate(self) -> str:
@@ -75,32 +83,41 @@ class BlockPyramid:
         if level in self._means:
             return self._means[level]
         # Each level's means are the count-weighted means of pairs of the level below (called with the lock held).
-        prev_mean, prev_sq, prev_count = self._level_means_unlocked(level - 1)
+        prev_mean, prev_v, prev_count = self._level_means_unlocked(level - 1)
+        if isinstance(prev_mean, Points):  # level 0 of a distance metric: the exact rows in float64
+            prev_mean = prev_mean.z64()[0]
         m = prev_mean.shape[0]
         pairs = (m + 1) // 2
         if pairs * 2 - m:
             prev_mean = torch.cat([prev_mean, torch.zeros_like(prev_mean[:1])])
             prev_count = torch.cat([prev_count, torch.zeros_like(prev_count[:1])])
-            if prev_sq is not None:
-                prev_sq = torch.cat([prev_sq, torch.zeros_like(prev_sq[:1])])
+            if prev_v is not None:
+                prev_v = torch.cat([prev_v, torch.zeros_like(prev_v[:1])])
         w = prev_count.reshape(pairs, 2)
         count = w.sum(1)
-        mean = (prev_mean.reshape(pairs, 2, -1) * w[:, :, None]).sum(1) / count[:, None]
-        sq = None if prev_sq is None else (prev_sq.reshape(pairs, 2) * w).sum(1) / count
-        self._means[level] = (mean, sq, count)
+        halves = prev_mean.reshape(pairs, 2, -1)
+        mean = (halves * w[:, :, None]).sum(1) / count[:, None]
+        if prev_v is None:
+            self._means[level] = (mean, None, count)
+        else:  # parallel-variance merge of the two halves' spreads, with their means' distance as a difference
+            gap = ((halves[:, 0] - halves[:, 1]) ** 2).sum(1)
+            v = ((prev_v.reshape(pairs, 2) * w).sum(1) + w[:, 0] * w[:, 1] / count * gap) / count
+            self._means[level] = (mean, v, count)
         return self._means[level]
 
+    def _mean_points(self, level: int, lo: int, hi: int) -> tuple[Points, torch.Tensor]:
+        """Cells ``lo:hi`` of ``level`` as exact-distance points (scaled units) and their spreads ``v``."""
+        mean, v, _ = self._level_means(level)
+        if isinstance(mean, Points):
+            return mean[lo:hi], v[lo:hi]
+        z = mean[lo:hi]
+        return Points(z=z, sq=(z * z).sum(1), raw=z, centre=torch.zeros_like(z[0]), scale=1.0), v[lo:hi]
+
     def check(self, level, ti, tj) -> tuple[int, int, int]:
-        for name, v in (("level", level), ("ti", ti), ("tj", tj)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {v!r}")
-        if not 0 <= level < self.levels:
-            raise ValueError(f"level must be in 0..{self.levels - 1}, got {level}")
+        level = check_index(level, "level", self.levels)
         n_tiles = math.ceil(self.cells(level) / self.tile)
-        for name, v in (("ti", ti), ("tj", tj)):
-            if not 0 <= v < n_tiles:
-                raise ValueError(f"{name} must be in 0..{n_tiles - 1} at level {level}, got {v}")
-        return int(level), int(ti), int(tj)
+        where = f" at level {level}"
+        return level, check_index(ti, "ti", n_tiles, where=where), check_index(tj, "tj", n_tiles, where=where)
 
     def compute(self, level: int, ti: int, tj: int) -> dict:
         """Tile (ti, tj) of ``level``: ``values`` (h, w) float32 block means, plus ``se`` for estimated tiles."""
@@ -110,18 +127,22 @@ class BlockPyramid:
         c0, c1 = tj * self.tile, min(cells, (tj + 1) * self.tile)
         out: dict = {"level": level, "ti": ti, "tj": tj, "block": 2**level}
         if self.metric in EXACT or level == 0:
-            mean, sq, _ = self._level_means(level)
-            a, b = mean[r0:r1], mean[c0:c1]
-            v = a @ b.T
-            if self.metric in ("cosine", "pearson"):
-                v.clamp_(-1.0, 1.0)
-            elif self.metric in ("neg_sq_euclidean", "rbf"):
-                d = (sq[r0:r1, None] + sq[None, c0:c1] - 2.0 * v).clamp_min_(0.0)
-                if level == 0:
-                    rows = torch.arange(r0, r1, device=d.device)
-                    inside = (rows >= c0) & (rows < c1)
-                    d[(rows - r0)[inside], (rows - c0)[inside]] = 0.0
-                v = -d if self.metric == "neg_sq_euclidean" else torch.exp(-self.plan.params["gamma"] * d)
+            if self.metric in ("neg_sq_euclidean", "rbf"):
+                a, va = self._mean_points(level, r0, r1)
+                b, vb = self._mean_points(level, c0, c1)
+                # mean over the block of |x_i - y_j|^2 = |m_I - m_J|^2 + v_I + v_J (v = 0 at level 0), scaled units
+                d = sq_distances(a, b, diagonal_offset=(r0 - c0) if level == 0 else None)
+                if level:
+                    d = d + va[:, None] + vb[None, :]
+                if self.metric == "neg_sq_euclidean":
+                    v = d.to(torch.float64).mul_(-self.plan.scale**2)
+                else:
+                    v = torch.exp(-self.plan.gamma_scaled * d)
+            else:
+                mean, _, _ = self._level_means(level)
+                v = mean[r0:r1] @ mean[c0:c1].T
+                if self.metric in ("cosine", "pearson"):
+                    v.clamp_(-1.0, 1.0)
             out["values"] = v.to(torch.float32).cpu()
             out["exact"] = True
             return out
@@ -134,13 +155,11 @@ class BlockPyramid:
             starts = torch.arange(c_lo, c_hi) * b
             sizes = torch.clamp(torch.full_like(starts, b), max=self.n - starts)
             u = torch.rand(c_hi - c_lo, s, generator=gen)
-            return (starts[:, None] + (u * sizes[:, None]).long()).reshape(-1).to(self._x0.device)
+            return (starts[:, None] + (u * sizes[:, None]).long()).reshape(-1).to(self._points0.z.device)
 
         ri, ci = pick(r0, r1), pick(c0, c1)
-        xa, xb = self._x0[ri], self._x0[ci]
-        d = (self._sq0[ri, None] + self._sq0[None, ci] - 2.0 * xa @ xb.T).clamp_min_(0.0)
-        d[ri[:, None] == ci[None, :]] = 0.0
-        k = torch.exp(-self.plan.params["gamma"] * d).reshape(r1 - r0, s, c1 - c0, s)
+        d = sq_distances(self._points0[ri], self._points0[ci])  # a row drawn twice is at distance exactly 0
+        k = torch.exp(-self.plan.gamma_scaled * d).reshape(r1 - r0, s, c1 - c0, s)
         mean = k.mean(dim=(1, 3))
         se = k.permute(0, 2, 1, 3).reshape(r1 - r0, c1 - c0, s * s).std(dim=2) / s
         out["values"] = mean.to(torch.float32).cpu()

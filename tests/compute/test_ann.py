@@ -107,6 +107,35 @@ def test_l2_index_is_the_negative_squared_distance():
     np.testing.assert_allclose(-got.values.numpy(), dist[:, 1:] ** 2, rtol=1e-9, atol=1e-9)
 
 
+def test_a_given_l2_index_holds_and_is_queried_with_the_rows_as_given():
+    # away from the origin and above 1: the exact search's prepared rows (centred, scaled) differ from these
+    X = (gaussian(500, 12, 11) * 3 + 5).float()
+    exact = fx.knn(X, 6, "neg_sq_euclidean")
+    filled = faiss.IndexFlatL2(12)
+    filled.add(X.numpy())
+    got = fx.knn(X, 6, "neg_sq_euclidean", index=filled)
+    assert torch.equal(got.indices, exact.indices)
+    torch.testing.assert_close(got.values, exact.values, rtol=1e-6, atol=0)  # both exact to ~1e-6 in float32
+    # an IVF trained by the user on these rows and filled here: its lists stay valid for the rows it holds
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(12), 12, 8)
+    ivf.train(X.numpy())
+    ivf.nprobe = 2
+    mine = fx.knn(X, 6, "neg_sq_euclidean", index=ivf)
+    _, lab = ivf.search(X.numpy(), 7)  # the user's own search of the index fx filled
+    own = torch.from_numpy(lab)
+    theirs = torch.stack([row[row != i][:6] for i, row in enumerate(own)])
+    assert same_sets(mine.indices, theirs) > 0.99
+
+
+def test_an_index_fx_builds_holds_prepared_rows_so_huge_values_do_not_overflow_float32():
+    X = gaussian(400, 12, 12, dtype=torch.float32) * 1e19  # squares overflow float32; the prepared rows do not
+    exact = fx.knn(X, 5, "neg_sq_euclidean")
+    got = fx.knn(X, 5, "neg_sq_euclidean", index="flat")
+    assert torch.equal(got.indices, exact.indices)
+    torch.testing.assert_close(got.values, exact.values, rtol=1e-6, atol=0)
+    assert got.params["recall"] == 1.0
+
+
 def test_given_untrained_ivf_is_trained_here_and_shards_search_as_one():
     X = clustered(3000, 16, 7)
     exact = fx.knn(X, 10, "neg_sq_euclidean")

@@ -118,7 +118,7 @@ def test_tile_and_cell_requests_are_answered_by_rpc():
     np.testing.assert_allclose(tile["values"], view.tile(2, 1, 0))
     dense = fx.affinity(X).values
     assert by_id["b"]["result"]["value"] == pytest.approx(float(dense[5, 9]), abs=1e-6)
-    assert by_id["c"]["ok"] is False and "level must be in 0..3" in by_id["c"]["error"]
+    assert by_id["c"]["ok"] is False and "level must be an integer in 0..3" in by_id["c"]["error"]
     assert view.tiles_served == 1
 
 

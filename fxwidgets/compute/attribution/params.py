@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validate import check_choice
+from ..validate import check_bool, check_choice
 
 
 def count(value: Any, name: str, *, maximum: int | None = None, minimum: int = 1) -> int:
@@ -45,11 +45,8 @@ def nonnegative(value: Any, name: str) -> float:
     return v
 
 
-def flag(value: Any, name: str) -> bool:
-    """``True`` or ``False`` (NumPy booleans too); anything else (a string, a number) is refused."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+#: ``True`` or ``False`` (NumPy booleans too); anything else (a string, a number) is refused.
+flag = check_bool
 
 
 def choice(*choices: str) -> Callable[[Any, str], str]:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..memory import TILE_BYTES, check_fits
-from ..validate import check_choice, check_positive_int
+from ..validate import check_choice, check_positive_int, check_seed
 from . import concepts as _concepts
 from . import gradients as _gradients
 from . import perturbation as _perturbation
@@ -255,8 +255,8 @@ def plan_attribution(model: Any, inputs: Any, *, target: Any = None, method: str
         if p["rule"] == "riemann_trapezoid" and p["n_steps"] < 2:
             raise ValueError("n_steps must be at least 2 for rule='riemann_trapezoid'")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if seed is not None:
+        seed = check_seed(seed)
     seed = (0 if seed is None else seed) if stochastic else None
 
     # -- inputs: as the model takes them -------------------------------------------------------------------

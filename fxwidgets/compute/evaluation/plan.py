@@ -17,7 +17,7 @@ import torch
 
 from ..attribution.core import as_inputs, as_target
 from ..memory import TILE_BYTES, budget_bytes
-from ..validate import check_positive_int
+from ..validate import check_positive_int, check_seed
 from .complexity import Complexity, Sparseness
 from .core import (
     EvaluationAccumulator,
@@ -163,9 +163,7 @@ def plan_evaluation(model: Callable, inputs: Any, attributions: Any, *, target: 
                         f"got {type(explain_func).__name__}")
     if perturb_func is not None and not callable(perturb_func):
         raise TypeError(f"perturb_func must be callable, got {type(perturb_func).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     if isinstance(sample_offset, bool) or not isinstance(sample_offset, (int, np.integer)) or sample_offset < 0:
         raise ValueError(f"sample_offset must be a non-negative integer, got {sample_offset!r}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")

@@ -10,10 +10,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..validate import check_choice, check_positive_int
+from ..graph import as_graph
+from ..memory import check_fits
+from ..validate import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_seed,
+)
 from . import filters, graph, learned
 from ._common import Labels, constant_columns, features, is_continuous, labels, target
 
@@ -43,7 +52,7 @@ CONSTANT_OK = ("variance", "chi2")
 DEFAULTS: dict[str, dict] = {
     "laplacian": {"n_neighbors": 5, "bandwidth": None, "graph": None},
     "mi": {"n_neighbors": 3, "discrete_features": False},
-    "mrmr": {"scheme": "quotient"},
+    "mrmr": {"scheme": "mid", "n_bins": filters.MRMR_BINS},
     "relieff": {"n_neighbors": 10, "n_instances": None},
     "inf_fs": {"alpha": 0.5, "supervised": None},
     "ilfs": {"n_tokens": 6, "quantile": 0.95, "n_iter": 100, "tol": 1e-9},
@@ -74,25 +83,73 @@ class SelectionPlan:
         return METHODS[self.method][1]
 
 
+def check_params(method: str, p: dict) -> dict:
+    """Every parameter of ``method`` in its range (the shared vocabulary of ``compute.validate``), before work.
+
+    Out-of-range values used to give silent garbage: ``n_neighbors=0`` all-NaN MI or an all-inf Laplacian score,
+    ``tau_end=0`` NaN gates, ``discrete_features="x"`` ln 2 everywhere, ``alpha=2`` a reordered Inf-FS, an
+    unknown ``scheme`` the difference form, ``relieff(n_neighbors=-1)`` one neighbour, ``n_steps=0`` a crash."""
+    p = dict(p)
+    if "n_neighbors" in p:
+        p["n_neighbors"] = check_int(p["n_neighbors"], "n_neighbors", minimum=1)
+    if method == "laplacian":
+        p["bandwidth"] = check_float(p["bandwidth"], "bandwidth", low=0.0, low_open=True, allow_none=True)
+    if method == "mi":
+        p["discrete_features"] = check_bool(p["discrete_features"], "discrete_features")
+    if method == "mrmr":
+        p["scheme"] = check_choice(p["scheme"], "scheme", tuple(filters.MRMR_SCHEMES))
+        p["n_bins"] = check_int(p["n_bins"], "n_bins", minimum=2)
+    if method == "relieff":
+        p["n_instances"] = check_int(p["n_instances"], "n_instances", minimum=1, allow_none=True)
+    if method in ("inf_fs", "ecfs"):
+        p["alpha"] = check_probability(p["alpha"], "alpha")
+    if method == "inf_fs" and p.get("supervised") is not None:
+        p["supervised"] = check_bool(p["supervised"], "supervised")
+    if method == "ilfs":
+        p["n_tokens"] = check_int(p["n_tokens"], "n_tokens", minimum=1)
+        if p["n_tokens"] < 2:
+            raise ValueError(f"n_tokens must be at least 2 (a one-bin histogram says nothing), got {p['n_tokens']}")
+        p["n_iter"] = check_int(p["n_iter"], "n_iter", minimum=1)
+        p["quantile"] = check_probability(p["quantile"], "quantile", low_open=True)
+        p["tol"] = check_float(p["tol"], "tol", low=0.0)
+    if method in ("stg", "gumbel_gates"):
+        p["penalty"] = check_float(p["penalty"], "penalty", low=0.0)
+        p["n_steps"] = check_int(p["n_steps"], "n_steps", minimum=1)
+        p["lr"] = check_float(p["lr"], "lr", low=0.0, low_open=True)
+        p["batch_size"] = check_int(p["batch_size"], "batch_size", minimum=1)
+    if method == "gumbel_gates":
+        p["tau_start"] = check_float(p["tau_start"], "tau_start", low=0.0, low_open=True)
+        p["tau_end"] = check_float(p["tau_end"], "tau_end", low=0.0, low_open=True)
+    return p
+
+
+#: Square d x d matrices each method holds at its peak (the graph, its pieces, the solve's copy and factors).
+SQUARE_MATRICES = {"inf_fs": 6, "ecfs": 5, "ilfs": 4}
+
+
 def plan_selection(X: Any, y: Any = None, method: str = "fisher", *, k: int | None = None, task: str = "auto",
                    constant: str = "raise", seed: int = 0, **params: Any) -> SelectionPlan:
     method = check_choice(method, "method", tuple(METHODS))
     task = check_choice(task, "task", ("auto", "classification", "regression"))
     constant = check_choice(constant, "constant", ("raise", "last"))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
+    allowed = DEFAULTS.get(method, {})
+    unknown = set(params) - set(allowed)
+    if unknown:
+        names = ", ".join(sorted(allowed)) or "none"
+        raise TypeError(f"unknown parameter(s) {sorted(unknown)} for method {method!r}; it takes: {names}")
+    p = check_params(method, {**allowed, **params})
     x = features(X)
     n, d = x.shape
     if k is not None:
         k = check_positive_int(k, "k")
         if k > d:
             raise ValueError(f"k={k} is larger than the number of features ({d})")
-    allowed = DEFAULTS.get(method, {})
-    unknown = set(params) - set(allowed)
-    if unknown:
-        names = ", ".join(sorted(allowed)) or "none"
-        raise TypeError(f"unknown parameter(s) {sorted(unknown)} for method {method!r}; it takes: {names}")
-    p = {**allowed, **params}
+    if method in SQUARE_MATRICES:
+        check_fits(SQUARE_MATRICES[method] * d * d * x.element_size(),
+                   f"the {d} x {d} feature graph of {method}", x.device,
+                   hint="select from fewer features (a variance or f_classif pre-filter to a few thousand columns), "
+                        "or use an O(n d) method such as fisher, mi or mrmr")
 
     need = METHODS[method][0]
     if method == "inf_fs":
@@ -137,29 +194,18 @@ def plan_selection(X: Any, y: Any = None, method: str = "fisher", *, k: int | No
         if int(keep.sum()) == 0:
             raise ValueError("every column of X is constant; there is nothing to rank")
     if method == "laplacian" and p.get("graph") is not None:
-        g = p["graph"]
-        g = g if isinstance(g, torch.Tensor) else torch.as_tensor(np.asarray(g))
-        if g.shape != (n, n):
+        g = as_graph(p["graph"], "graph")
+        if tuple(g.shape) != (n, n):
             raise ValueError(f"graph must be an n x n affinity ({n} x {n}), got shape {tuple(g.shape)}")
+        deg = torch.sparse.sum(g, 1).to_dense() if g.is_sparse else g.sum(1)
+        if not bool((deg > 0).any()):
+            raise ValueError("graph has no edges (every degree is 0): the Laplacian score is 0/0 for every feature")
         p["graph"] = g.to(x.device, x.dtype)
-    if method == "relieff" and p.get("n_instances") is not None:
-        check_positive_int(p["n_instances"], "n_instances")
-    if method == "ilfs":
-        p["n_tokens"] = check_positive_int(p["n_tokens"], "n_tokens", allow_none=False)
-        if p["n_tokens"] < 2:
-            raise ValueError(f"n_tokens must be at least 2 (a one-bin histogram says nothing), got {p['n_tokens']}")
-        p["n_iter"] = check_positive_int(p["n_iter"], "n_iter", allow_none=False)
-        qq = p["quantile"]
-        if isinstance(qq, bool) or not isinstance(qq, (int, float, np.floating)) or not 0 < qq <= 1:
-            raise ValueError(f"quantile must be a number in (0, 1], got {qq!r}")
-        p["quantile"] = float(qq)
-        tol = p["tol"]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not tol >= 0:
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-        p["tol"] = float(tol)
-    if method in ("dcor", "mi") and task_ == "regression" or method == "dcor":
-        from ..memory import check_fits
-        check_fits(2 * n * n * x.element_size(), f"the {n} x {n} distance matrix of the target", x.device)
+    if method == "laplacian" and p.get("graph") is None and n < 2:
+        raise ValueError("the Laplacian score's k-NN graph needs at least 2 rows")
+    if method == "dcor" or (method == "mi" and task_ == "regression"):
+        check_fits(2 * n * n * x.element_size(), f"the {n} x {n} distance matrix of the target", x.device,
+                   hint="use fewer rows (a random subset of the samples)")
     return SelectionPlan(x=x, method=method, k=k, task=task_, labels=lab, t=t, keep=keep, params=p, seed=int(seed))
 
 
@@ -211,8 +257,11 @@ def _score_core(x: torch.Tensor, plan: SelectionPlan, lab: Labels | None, t: tor
         tt = lab.onehot(x.dtype) if lab is not None else t[:, None]
         return filters.dcor(x, tt), None, extra
     if m == "mrmr":
-        rel = _relevance_f(x, plan, lab, t)
-        order, obj = filters.mrmr(x, rel, depth, p["scheme"])
+        if filters.MRMR_SCHEMES[p["scheme"]][0] == "mi":  # Peng's MID / MIQ: plug-in MI on equal-frequency states
+            rel = filters.mrmr_mi_relevance(x, lab, t, p["n_bins"])
+        else:
+            rel = _relevance_f(x, plan, lab, t)
+        order, obj = filters.mrmr(x, rel, depth, p["scheme"], p["n_bins"])
         extra["relevance"] = rel
         return _greedy_scores(order, obj, x.shape[1], x), order, extra
     if m == "relieff":
@@ -258,7 +307,11 @@ def _greedy_scores(order: torch.Tensor, values: torch.Tensor, d: int, x: torch.T
 
 def rank(scores: torch.Tensor, larger_is_better: bool, greedy_order: torch.Tensor | None = None,
          fallback: torch.Tensor | None = None) -> torch.Tensor:
-    """Feature indices, best first. NaN scores go last; ties keep the column order (stable sort)."""
+    """Feature indices, best first. Ties keep the column order (stable sort).
+
+    A NaN score means "undefined" (a constant column with ``constant="last"``, chi2 of an all-zero column, a
+    column a bootstrap resample made constant) and goes last, after every number, whichever way the scores
+    sort; ``+inf`` goes last too when smaller is better (a Laplacian score of 0/0)."""
     key = scores if larger_is_better else -scores
     if greedy_order is not None:
         d = scores.shape[0]

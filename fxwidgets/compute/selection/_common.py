@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..validate import as_matrix
+from ..validate import as_matrix, check_length
 
 
 def features(X: Any, name: str = "X") -> torch.Tensor:
@@ -69,8 +69,7 @@ def _as_vector(y: Any, n: int) -> np.ndarray:
         a = a[:, 0]
     if a.ndim != 1:
         raise ValueError(f"y must be 1-D (one target per row), got shape {a.shape}")
-    if a.shape[0] != n:
-        raise ValueError(f"y has {a.shape[0]} entries but X has {n} rows; they must match")
+    check_length(a, "y", n, "X", unit="rows")
     return a
 
 

@@ -61,6 +61,10 @@ def train_gates(x: torch.Tensor, t: torch.Tensor, n_out: int, classification: bo
     kind "gumbel_sigmoid": loss + penalty * sum sigmoid(logit), temperature annealed tau[0] -> tau[1].
     """
     n, d = x.shape
+    if n_steps < 1:  # nothing trained: there would be no loss to report (callers validate; this guards direct use)
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps}")
+    if kind == "gumbel_sigmoid" and not (tau[0] > 0 and tau[1] > 0):
+        raise ValueError(f"tau_start and tau_end must be > 0 (sigmoid(x / 0) is NaN), got {tau}")
     z = zscore(x)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     torch_state = torch.random.get_rng_state()
