@@ -36,7 +36,7 @@ import traitlets
 from ..runtime import Coalescer, Job
 from ..runtime.codec import pack
 from ..runtime.limits import MAX_MESSAGE_BYTES, MAX_RATE_HZ
-from .base import ColormapWidget, bundle
+from .base import ColormapName, ColormapWidget, bundle, check_cmap
 from .linking import EMPTY_ROWS, Linkable, as_rows, join
 
 #: Longest side of a hover thumbnail (px). Small enough that a hover answer stays a few kB.
@@ -242,7 +242,7 @@ class Scatter(Linkable, ColormapWidget):
     has_scores = traitlets.Bool(False).tag(sync=True)
     label_name = traitlets.Unicode("label").tag(sync=True)
     score_name = traitlets.Unicode("score").tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
+    cmap = ColormapName("viridis").tag(sync=True)
     vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
     vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
     point_size = traitlets.Float(3.0).tag(sync=True)
@@ -275,7 +275,7 @@ class Scatter(Linkable, ColormapWidget):
         y_label: str = "y",
         title: str = "",
         color_by: str | None = None,
-        cmap: str = "viridis",
+        cmap: Any = "viridis",
         vmin: float | None = None,
         vmax: float | None = None,
         point_size: float | None = None,
@@ -297,6 +297,7 @@ class Scatter(Linkable, ColormapWidget):
         else:
             xy = check_coordinates(coordinates)
             n = xy.shape[0]
+        check_cmap(cmap, "cmap")
         if aspect not in ASPECTS:
             raise ValueError(f"aspect must be one of {', '.join(map(repr, ASPECTS))}; got {aspect!r}")
         if color_by is not None and color_by not in COLOR_BY:
