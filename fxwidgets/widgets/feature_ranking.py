@@ -404,7 +404,8 @@ class FeatureRanking(Linkable, StreamingWidget):
 def _take(data: Any, rows: np.ndarray) -> Any:
     """Rows ``rows`` of an array, tensor, DataFrame/Series or list."""
     if isinstance(data, torch.Tensor):
-        return data[torch.as_tensor(rows, device=data.device)]
+        # a copy: the rows may be a read-only view (a selection trait), which torch warns about sharing
+        return data[torch.tensor(rows, device=data.device)]
     if hasattr(data, "iloc"):
         return data.iloc[rows]
     if isinstance(data, np.ndarray):
