@@ -312,8 +312,10 @@ class FeatureRanking(Linkable, StreamingWidget):
         def rankings():
             for i, m in enumerate(methods):
                 r = self._full_results[m]
+                # a subset often has columns constant on it: they rank last whatever the full ranking was told
+                params = {**self._params.get(m, {}), "constant": "last"}
                 rec = rank_features(xs, ys if r.params.get("task") != "unsupervised" else None, m, k=self.k,
-                                    seed=self._seed, constant="last", **self._params.get(m, {}))
+                                    seed=self._seed, **params)
                 yield _MethodRanking(m, SelectionResult.from_record(rec), (i + 1) / len(methods))
 
         view = self

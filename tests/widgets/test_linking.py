@@ -247,3 +247,14 @@ def test_a_lassoed_selection_reranks_tensor_data_without_warnings(data):
         assert r.wait_ranking(30)
     assert link.errors == [] and r.rows_ranked == len(rows)
     assert r.selected == fx.select(X[rows], y[rows], method="fisher", k=2).ranking[:2].tolist()
+
+
+def test_reranking_rows_keeps_a_method_option_that_names_constant(data):
+    X, y = data
+    X = np.column_stack([X, np.ones(len(X), dtype=X.dtype)])  # a constant column
+    r = fx.FeatureRanking(X, y, methods=["fisher"], k=2, probe=False, fisher={"constant": "last"})
+    rows = np.arange(30)
+    r.rank_rows(rows)
+    assert r.wait_ranking(30)
+    assert r.error == "" and r.rows_ranked == 30
+    assert r.selected == fx.select(X[rows], y[rows], method="fisher", k=2, constant="last").ranking[:2].tolist()
