@@ -324,8 +324,10 @@ class FeatureRanking(Linkable, StreamingWidget):
         def rankings():
             for i, m in enumerate(methods):
                 r = self._full_results[m]
+                # a subset often has columns constant on it: they rank last whatever the full ranking was told
+                params = {**self._params.get(m, {}), "constant": "last"}
                 rec = rank_features(xs, ys if r.params.get("task") != "unsupervised" else None, m, k=self.k,
-                                    seed=self._seed, constant="last", **self._params.get(m, {}))
+                                    seed=self._seed, **params)
                 yield _MethodRanking(m, SelectionResult.from_record(rec), (i + 1) / len(methods))
 
         view = self
@@ -416,7 +418,8 @@ class FeatureRanking(Linkable, StreamingWidget):
 def _take(data: Any, rows: np.ndarray) -> Any:
     """Rows ``rows`` of an array, tensor, DataFrame/Series or list."""
     if isinstance(data, torch.Tensor):
-        return data[torch.as_tensor(rows, device=data.device)]
+        # a copy: the rows may be a read-only view (a selection trait), which torch warns about sharing
+        return data[torch.tensor(rows, device=data.device)]
     if hasattr(data, "iloc"):
         return data.iloc[rows]
     if isinstance(data, np.ndarray):

@@ -5,7 +5,8 @@ which each WebGL frame is copied); a legend click hides a class (pixels of its c
 Python); a lasso drawn with the mouse sets `scatter.selection` in Python, and the linked AffinityHeatmap
 (`selection` rows), AttributionView (`row`) and FeatureRanking (`rows_ranked`) follow; while the kernel is busy,
 the heatmap already shows the lassoed rows (the in-page bus), and Python confirms once the kernel is free; a drag
-in the heatmap selects its rows in the scatter.
+in the heatmap selects its rows in the scatter. notebooks/06_datasets.ipynb, run in JupyterLab: a lasso around one
+digit's cluster in its t-SNE scatter moves the linked AttributionView's `row` in Python.
 
 Contract: fxwidgets/widgets/scatter.py (module docstring) and docs/protocol.md ("Scatter", "Linked views").
 """
@@ -348,3 +349,93 @@ def test_the_picture_holds_the_webgl_points(jupyter_server, lab_page, artifacts)
     img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     near = lambda rgb: int((np.abs(img - np.array(rgb)).sum(axis=-1) <= 60).sum())  # noqa: E731
     assert near((31, 119, 180)) > 100 and near((255, 127, 14)) > 100, (near((31, 119, 180)), near((255, 127, 14)))
+
+
+DATASETS = "06_datasets.ipynb"
+
+# For each class: the screen box of its points, and the rows of every class inside that box grown by `pad` px
+# (the lasso runs along the grown box). Read through the view's plot (test hook on the root), in page px.
+CLASS_LASSO_JS = r"""
+const root = document.querySelectorAll(arg.sel)[arg.nth];
+const canvas = root.querySelector('canvas.fx-scatter-canvas');
+const r = canvas.getBoundingClientRect();
+const plot = root.fxScatter.plot;
+const pos = arg.labels.map((_, i) => { const [x, y] = plot.getScreenPosition(i); return [r.left + x, r.top + y]; });
+const out = {};
+for (const c of new Set(arg.labels)) {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  arg.labels.forEach((l, i) => {
+    if (l !== c) return;
+    x0 = Math.min(x0, pos[i][0]); x1 = Math.max(x1, pos[i][0]); y0 = Math.min(y0, pos[i][1]); y1 = Math.max(y1, pos[i][1]);
+  });
+  const inside = (pad) => pos.flatMap(([x, y], i) => (x >= x0 - pad && x <= x1 + pad && y >= y0 - pad && y <= y1 + pad) ? [i] : []);
+  out[c] = {box: {x0, x1, y0, y1}, surely: inside(arg.pad - 3), maybe: inside(arg.pad + 3)};
+}
+return {classes: out, canvas: {x: r.left, y: r.top, w: r.width, h: r.height}};
+"""
+
+
+def test_datasets_notebook_a_lasso_moves_the_linked_attribution_view(jupyter_server, lab_page, artifacts):
+    """notebooks/06 run in JupyterLab; a lasso drawn with the mouse around one digit's cluster in its t-SNE scatter
+    lands in `scatter.selection`, and the linked AttributionView's `row` in Python moves to the first lassoed row."""
+    page = lab_page
+    for b in ("scatter", "affinity_heatmap", "attribution_view", "feature_ranking"):
+        _require_bundle(b)
+    assert (jupyter_server.root_dir / DATASETS).exists(), f"{DATASETS} is missing from notebooks/"
+    lab.open_notebook(page, jupyter_server.base_url, DATASETS)
+    lab.run_all(page, DATASETS, timeout_ms=300_000)
+    before = lab.run_cell_json(page, "{'row': attr.row, 'id': scatter.model_id, 'y': [int(v) for v in y], "
+                                     "'selected': len(scatter.selection)}")
+    assert before["selected"] == 0  # the notebook ends with link.select([])
+    nth = lab.widget_element_index(page, DATASETS, before["id"], ROOT)
+    lab.wait_attr(page, ROOT, "data-ready", "v === 'true'", 60_000, nth=nth)
+    assert page.locator(ROOT).nth(nth).get_attribute("data-points") == "1797"
+    root = page.locator(ROOT).nth(nth)
+    root.locator("button.fx-mode[data-mode='lasso']").click()
+    lab.wait_attr(page, ROOT, "data-mode", "v === 'lasso'", 5_000, nth=nth)
+
+    pad = 12
+    arg = {"sel": ROOT, "nth": nth, "labels": before["y"], "pad": pad}
+    root.scroll_into_view_if_needed()
+    geo = lab.evaluate_async(page, CLASS_LASSO_JS, arg, 20_000)
+    for _ in range(50):  # wait until the notebook stopped scrolling: two reads agree
+        page.wait_for_timeout(50)
+        now = lab.evaluate_async(page, CLASS_LASSO_JS, arg, 20_000)
+        if now == geo:
+            break
+        geo = now
+    canvas = geo["canvas"]
+
+    def fits(g):  # the grown box lies on the canvas, and the lasso would start on the scatter
+        b = g["box"]
+        return (b["x0"] - pad > canvas["x"] + 2 and b["x1"] + pad < canvas["x"] + canvas["w"] - 2
+                and b["y0"] - pad > canvas["y"] + 2 and b["y1"] + pad < canvas["y"] + canvas["h"] - 2)
+
+    # the digit whose box holds the fewest rows of other digits, and whose first row is not the one shown now
+    candidates = [(len(g["maybe"]) - sum(before["y"][i] == int(c) for i in g["maybe"]), int(c), g)
+                  for c, g in geo["classes"].items() if fits(g) and min(g["surely"], default=-1) != before["row"]]
+    assert candidates, geo["canvas"]
+    _, digit, target = min(candidates, key=lambda t: t[:2])
+    x, y = target["box"]["x0"] - pad, target["box"]["y0"] - pad
+    assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('div.fx-scatter')", [x, y]), \
+        "the lasso would not start on the scatter"
+    _lasso_around(page, target["box"], pad=pad, steps=16)
+    lab.wait_attr(page, ROOT, "data-selected", "Number(v) > 0", 10_000, nth=nth)
+    root.screenshot(path=str(artifacts / "datasets-lasso.png"))
+
+    got = lab.wait_python(page, "{'sel': scatter.selection.tolist(), 'row': attr.row}",
+                          lambda v: len(v["sel"]) > 0 and v["row"] == v["sel"][0], timeout_s=60,
+                          what="the AttributionView's row following the lasso")
+    assert got["row"] != before["row"]
+    assert set(target["surely"]) <= set(got["sel"]) <= set(target["maybe"]), (digit, len(got["sel"]))
+    assert sum(before["y"][i] == digit for i in got["sel"]) > 0.8 * len(got["sel"])
+    # the ranking ranks the lassoed rows again; a lasso that caught one digit only leaves it nothing to separate,
+    # and it says so (by name) instead of ranking
+    n, one_digit = len(got["sel"]), len({before["y"][i] for i in got["sel"]}) == 1
+    linked = lab.wait_python(
+        page, "{'ranked': ranking.rows_ranked, 'error': ranking.error, 'link': len(link.rows), 'errors': link.errors}",
+        lambda v: ("single class" in v["error"]) if one_digit else v["ranked"] == n, timeout_s=60,
+        what="the ranking following the lasso")
+    assert linked["link"] == n and linked["errors"] == []
+    if one_digit:
+        assert f"ranking on {n} selected rows failed" in linked["error"] and linked["ranked"] == 1797

@@ -70,6 +70,7 @@ VIEWS = {
                                                  method="saliency").show(**kw),
     "LayerComparison": lambda **kw: fx.compare(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()),
                                                data=torch.randn(40, 3), batch_size=20, gram_samples=8).show(**kw),
+    "Scatter": lambda **kw: fx.Scatter(np.random.default_rng(0).normal(size=(30, 2)), scores=np.arange(30.0), **kw),
 }
 
 

@@ -230,3 +230,31 @@ def test_a_view_joining_passes_on_its_selection_or_shows_the_links(data):
 
     join(chosen, s)  # a view with its own selection passes it on
     assert s.selection.tolist() == [9] and h.selection["rows"] == [9]
+
+
+def test_a_lassoed_selection_reranks_tensor_data_without_warnings(data):
+    """The scatter's selection is a read-only array; ranking a tensor X on it must neither warn nor fail."""
+    import warnings
+
+    X, y = data
+    s = fx.Scatter(X[:, :2])
+    r = fx.FeatureRanking(torch.tensor(X), y, methods=["fisher"], k=2, probe=False)
+    link = fx.link(s, r)
+    rows = np.flatnonzero(X[:, 1] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s.selection = rows
+        assert r.wait_ranking(30)
+    assert link.errors == [] and r.rows_ranked == len(rows)
+    assert r.selected == fx.select(X[rows], y[rows], method="fisher", k=2).ranking[:2].tolist()
+
+
+def test_reranking_rows_keeps_a_method_option_that_names_constant(data):
+    X, y = data
+    X = np.column_stack([X, np.ones(len(X), dtype=X.dtype)])  # a constant column
+    r = fx.FeatureRanking(X, y, methods=["fisher"], k=2, probe=False, fisher={"constant": "last"})
+    rows = np.arange(30)
+    r.rank_rows(rows)
+    assert r.wait_ranking(30)
+    assert r.error == "" and r.rows_ranked == 30
+    assert r.selected == fx.select(X[rows], y[rows], method="fisher", k=2, constant="last").ranking[:2].tolist()
