@@ -124,16 +124,38 @@ def integrated_gradients(plan: AttributionPlan) -> Iterator[AttributionStep]:
     f_base = plan.extra["f_baseline"]
     total = n * B
     shape1 = (-1, *([1] * (x.ndim - 1)))
-    # Rows are (step, input row) pairs in step-major order; each chunk is a slice of that order.
+    # Rows are (step, input row) pairs in step-major order; each chunk is a slice of that order. A chunk's rows
+    # are cut from the (steps, B) grid of the steps it touches (one broadcast multiply-add, no row gathers);
+    # the grid is built whole when that costs at most twice the chunk, else step by step.
     for a, b in chunks(total, plan.chunk_size):
-        rows = torch.arange(a, b)
-        k, r = rows // B, (rows % B).to(x.device)
-        alpha, weight = (table[0][k], table[1][k]) if table is not None else nodes(rule, n, k)
-        al = alpha.to(x.device, x.dtype).view(shape1)
-        g, _ = plan.gradient(base[r] + al * diff[r], idx[r])
-        grad_sum.index_add_(0, r, weight.to(x.device, x.dtype).view(shape1) * g)
+        k0, k1 = a // B, (b - 1) // B
+        steps = torch.arange(k0, k1 + 1)
+        alpha, weight = (table[0][steps], table[1][steps]) if table is not None else nodes(rule, n, steps)
+        alpha, weight = alpha.to(x.device, x.dtype), weight.to(x.device, x.dtype)
+        z = _path_rows(base, diff, alpha, a - k0 * B, b - k0 * B)
+        rows = torch.arange(a, b, device=x.device)
+        r, k = rows % B, rows // B - k0
+        g, _ = plan.gradient(z, idx[r])
+        grad_sum.index_add_(0, r, weight[k].view(shape1) * g)  # g may be an expanded view: not in place
         attr = grad_sum * diff
         yield AttributionStep(attr, b / total, diagnostics=_completeness(attr, plan.output, f_base))
+
+
+def _path_rows(base: torch.Tensor, diff: torch.Tensor, alpha: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Rows a..b (step-major) of base + alpha_k * diff over the steps k of ``alpha``, each a fused multiply-add
+    (one pass over the rows; row gathers cost more than the model on small batches)."""
+    B = base.shape[0]
+    if len(alpha) * B <= 2 * (b - a):
+        grid = torch.addcmul(base, alpha.view(-1, *([1] * base.ndim)), diff)
+        return grid.view(-1, *base.shape[1:])[a:b]
+    z = base.new_empty((b - a, *base.shape[1:]))
+    pos = a
+    while pos < b:  # one slice per step; at most three when the grid was refused
+        k, r0 = divmod(pos, B)
+        r1 = min(B, r0 + b - pos)
+        torch.addcmul(base[r0:r1], alpha[k], diff[r0:r1], out=z[pos - a:pos - a + r1 - r0])
+        pos += r1 - r0
+    return z
 
 
 def _completeness(attr: torch.Tensor, f_x: torch.Tensor, f_base: torch.Tensor) -> dict:

@@ -32,22 +32,42 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
     count = torch.zeros(x.shape[1:], dtype=plan.dtype, device=x.device)
     fx = plan.output
     per = max(1, plan.chunk_size // B)
+    total_flat, count_flat = total.view(B, -1), count.view(-1)
+    masks = WindowMasks(tuple(x.shape[1:]), window, starts, x.device)
     for a in range(0, W, per):
         b = min(W, a + per)
-        masks = torch.zeros((b - a, *x.shape[1:]), dtype=torch.bool, device=x.device)
-        for j, st in enumerate(starts[a:b]):
-            masks[(j, *(slice(s, s + w) for s, w in zip(st, window)))] = True
-        m = masks.repeat_interleave(B, 0)
+        m = masks[a:b]  # (windows, *one input's shape)
+        # window-major copies of the batch with each window at the baseline: one broadcast pass, no row gathers
+        xs = torch.where(m[:, None], base, x)
         r = torch.arange(B, device=x.device).repeat(b - a)
-        xs = torch.where(m, base[r], x[r])
-        f = plan.forward(xs, r).view(b - a, B)
-        drop = fx[None, :] - f  # (windows, B)
-        for j, st in enumerate(starts[a:b]):  # add each window's drop over the elements it covers
-            sl = tuple(slice(s, s + w) for s, w in zip(st, window))
-            total[(slice(None), *sl)] += drop[j].view(-1, *([1] * len(window)))
-            count[sl] += 1
-        attr = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
+        f = plan.forward(xs.view(-1, *x.shape[1:]), r).view(b - a, B)
+        drop = (fx[None, :] - f).to(total.dtype)  # (windows, B)
+        mf = m.view(b - a, -1).to(total.dtype)
+        total_flat.addmm_(drop.T, mf)  # each window's drop added over the elements it covers
+        count_flat.add_(mf.sum(0))
+        # total is exactly 0 where no window has been yet, so dividing by count >= 1 leaves it 0 there
+        attr = total / count.clamp_min(1)
         yield AttributionStep(attr, b / W, diagnostics={"windows_done": b, "windows": W})
+
+
+class WindowMasks:
+    """Boolean masks (n, *shape) of windows with the given corners (cut at the edges): one interval mask per
+    dimension and window is kept, and a slice of windows is their outer product (no Python loop per window)."""
+
+    def __init__(self, shape: tuple[int, ...], window: tuple[int, ...], starts: list[tuple[int, ...]],
+                 device: torch.device) -> None:
+        st = torch.tensor(starts, dtype=torch.long, device=device).view(len(starts), len(shape))
+        self.per_dim = []
+        for d, (size, w) in enumerate(zip(shape, window)):
+            i = torch.arange(size, device=device)
+            md = (i >= st[:, d:d + 1]) & (i < st[:, d:d + 1] + w)  # (n, size)
+            self.per_dim.append(md.view(len(starts), *([1] * d), size, *([1] * (len(shape) - d - 1))))
+
+    def __getitem__(self, window_slice: slice) -> torch.Tensor:
+        mask = self.per_dim[0][window_slice]
+        for md in self.per_dim[1:]:
+            mask = mask & md[window_slice]
+        return mask
 
 
 def feature_ablation(plan: AttributionPlan) -> Iterator[AttributionStep]:

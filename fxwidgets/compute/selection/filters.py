@@ -12,7 +12,7 @@ import torch
 
 from ..distance import prepare_points, sq_distances
 from ..memory import TILE_BYTES
-from ._common import Labels, rank_data, zscore
+from ._common import Labels, rank_data, row_blocks, zscore
 
 #: Features per chunk for the O(n^2)-per-feature scores (k-NN MI regression, distance correlation).
 PAIR_BUDGET = 2**24
@@ -21,15 +21,22 @@ PAIR_BUDGET = 2**24
 # ---- class separation --------------------------------------------------------------------------------
 def _class_moments(x: torch.Tensor, lab: Labels):
     """Between- and within-class sums of squares per feature, through matrix products (column reductions
-    are slow on CPUs). Shifting by the first row first keeps sum(x^2) - n mean^2 free of cancellation."""
-    xs = x - x[:1]
+    are slow on CPUs). Shifting by the first row first keeps sum(x^2) - n mean^2 free of cancellation.
+    One read of X: per cache-sized block of rows, the shifted block's class sums (one-hot GEMM) and its sum of
+    squares (GEMV) are added up, so no X-sized temporary is made."""
+    n, d = x.shape
     onehot = lab.onehot(x.dtype)  # n x K
     counts = lab.counts.to(x.dtype)  # K
-    sums = onehot.T @ xs  # K x d
+    sums = torch.zeros((onehot.shape[1], d), dtype=x.dtype, device=x.device)  # K x d
+    ssq = torch.zeros(d, dtype=x.dtype, device=x.device)
+    blocks = row_blocks(x)
+    ones = torch.ones(blocks[0][1], dtype=x.dtype, device=x.device)
+    for a, b in blocks:
+        xs = x[a:b] - x[:1]
+        sums.addmm_(onehot[a:b].T, xs)
+        ssq.addmv_(xs.mul_(xs).T, ones[:b - a])
     means = sums / counts[:, None]
-    n = x.shape[0]
     mean = sums.sum(0) / n
-    ssq = torch.ones(n, dtype=x.dtype, device=x.device) @ xs.mul_(xs)
     sst = (ssq - n * mean * mean).clamp_min(0.0)
     ssb = (counts[:, None] * (means - mean) ** 2).sum(0)
     means = means + x[:1]
