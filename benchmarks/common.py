@@ -265,7 +265,7 @@ def table_lines(rows: list[Row]) -> list[str]:
     cells = [COLUMNS]
     for r in rows:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
-        agreement = r.agreement + (f" ({r.note})" if r.note else "")
+        agreement = "; ".join(v for v in (r.agreement, r.note) if v)
         cells.append((r.family, r.what, r.anchor, r.size, str(r.threads), r.device.split(" (")[0], _ms(r.fx_s),
                       _ms(r.anchor_s), ratio, agreement,
                       "-" if r.fx_peak is None and r.anchor_peak is None else f"{mib(r.fx_peak)} / {mib(r.anchor_peak)}"))
