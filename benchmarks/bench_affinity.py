@@ -13,9 +13,9 @@ import argparse
 
 import numpy as np
 import torch
+from common import Row, devices, interleaved, print_table, sync_for
 
 import fxwidgets as fx
-from common import Row, devices, interleaved, print_table, sync_for
 
 
 def rows(n: int = 8192, d: int = 512, repeats: int = 7, device: str | None = None) -> list[Row]:

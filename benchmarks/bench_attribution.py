@@ -35,9 +35,9 @@ import warnings
 
 import numpy as np
 import torch
+from common import Row, interleaved, print_table, timed
 
 import fxwidgets as fx
-from common import Row, interleaved, print_table, timed
 
 
 def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:

@@ -26,9 +26,9 @@ import warnings
 os.environ.setdefault("TQDM_DISABLE", "1")  # the anchors' progress bars
 
 import torch
+from common import Row, devices, interleaved, missing, print_table, sync_for
 
 import fxwidgets as fx
-from common import Row, devices, interleaved, missing, print_table, sync_for
 
 warnings.filterwarnings("ignore")
 

@@ -20,11 +20,11 @@ import time
 
 import numpy as np
 import torch
+from common import Row, interleaved, pin_threads, print_table
 
 from fxwidgets.compute.dataset_distance import frechet_distance, mmd2
 from fxwidgets.compute.embedding import embed
 from fxwidgets.compute.sample_selection import k_center_greedy
-from common import Row, interleaved, pin_threads, print_table
 
 
 def numpy_farthest_first(X: np.ndarray, k: int, first: int) -> tuple[list[int], float]:

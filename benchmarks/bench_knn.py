@@ -26,7 +26,6 @@ import statistics
 import time
 
 import numpy as np
-
 from common import Row, peak_bytes, pin_threads, print_table, timed
 
 

@@ -16,9 +16,9 @@ import argparse
 
 import numpy as np
 import torch
+from common import Row, interleaved, missing, print_table, sync_for, timed
 
 import fxwidgets as fx
-from common import Row, interleaved, missing, print_table, sync_for, timed
 
 # (n, d) per comparison: default (scaled to the 2-core CI machine) and --full (the size)
 SIZES = {
