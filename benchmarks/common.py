@@ -162,6 +162,18 @@ def _reset_hwm() -> bool:
         return False
 
 
+def _trim_heap() -> None:
+    # Freed memory the C heap keeps (glibc raises its mmap threshold after large frees, so later large blocks come
+    # from the heap) is resident already: a call reusing it would not raise the high-water mark. malloc_trim hands
+    # every free page back first, so what the call touches is counted.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_bytes(fn: Callable, device: str = "cpu") -> tuple[int, str]:
     """(peak bytes one call of ``fn`` holds above what was held before it, how that was measured)."""
     gc.collect()
@@ -174,6 +186,7 @@ def peak_bytes(fn: Callable, device: str = "cpu") -> tuple[int, str]:
         fn()
         torch.cuda.synchronize()
         return max(0, torch.cuda.max_memory_allocated() - base), "torch.cuda.max_memory_allocated"
+    _trim_heap()
     base = _proc_status("VmRSS")
     if base is not None and _reset_hwm():
         fn()
