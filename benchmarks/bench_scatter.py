@@ -224,7 +224,7 @@ def rows(sizes: list[int] | None = None, frames: int = 20, reps: int = 3) -> lis
     out = []
     for r in measure(sizes or [100_000, 1_000_000], frames, reps):
         v, b = r["view"], r["bare"]
-        note = f"WebGL {r['webgl']}"
+        note = "WebGL on SwiftShader (CPU rasterizer)" if "SwiftShader" in r["webgl"] else f"WebGL {r['webgl']}"
         out.append(Row("scatter", "Scatter first frame", "bare regl-scatterplot", f"{r['n']:,} points",
                        v["first_frame_ms"] / 1e3, b["first_frame_ms"] / 1e3, None, "same points and canvas",
                        note=note))

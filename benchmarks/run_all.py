@@ -3,11 +3,12 @@
     python benchmarks/run_all.py [--quick] [--device cuda] [--no-browser] [--only knn,cka] [--threads N]
 
 Runs each family's ``rows()`` at a size that finishes the whole table in about 15 minutes on a 2-core CPU
-(``--quick``: about 3 minutes, smaller sizes and fewer repeats), prints one table (a Markdown table, pasted into
-docs/benchmarks.md) and writes ``benchmarks/results/bench.json``: the machine (CPU, cores, torch, threads, device
-name, date, load average) and every row. Ratio = anchor time / fxwidgets time (> 1: fxwidgets is faster). An anchor
-that is not installed, or a family that fails, becomes a row saying so; the rest still runs. The browser families
-(streaming, scatter) start headless Chromium (and JupyterLab); ``--no-browser`` leaves them out.
+(``--quick``: about 3 minutes, smaller sizes and fewer repeats), prints one table (a Markdown table, also written to
+``benchmarks/results/bench.md`` for docs/benchmarks.md) and writes ``benchmarks/results/bench.json``: the machine
+(CPU, cores, torch, threads, device name, date, load average) and every row. Ratio = anchor time / fxwidgets time
+(> 1: fxwidgets is faster). An anchor that is not installed, or a family that fails, becomes a row saying so; the
+rest still runs. The browser families (streaming, scatter) start headless Chromium (and JupyterLab);
+``--no-browser`` leaves them out.
 
 ``--device cuda`` runs the families whose anchors run on a GPU (affinity against torch, CKA against ckatorch) on
 it; every other family's anchors are CPU-only, so those rows stay on the CPU and say so.
@@ -29,7 +30,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Row, machine, pin_threads, print_table, write_json  # noqa: E402
+from common import Row, machine, pin_threads, print_table, table_lines, write_json  # noqa: E402
 
 RESULTS = HERE / "results" / "bench.json"
 
@@ -166,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, f"{len(rows)} rows in {total / 60:.1f} min")
     out = write_json(args.out, rows, machine=info, quick=args.quick, threads=base_threads,
                      seconds_per_family=seconds, total_seconds=round(total, 1))
-    print(f"written to {out}")
+    md = out.with_suffix(".md")
+    md.write_text(f"Measured {info['date']} on {info['device_name']}, torch {info['torch']}, {base_threads} threads "
+                  f"(load average {info['load_average']:.1f} at the start), {'--quick' if args.quick else 'default'} "
+                  f"sizes, {total / 60:.1f} min:\n\n" + "\n".join(table_lines(rows)) + "\n")
+    print(f"written to {out} and {md}")
     return 0
 
 
