@@ -126,9 +126,9 @@ def relieff(n: int, device: str) -> dict:
 FAMILIES = {
     "affinity": ("N (rows, D = 256)", [1024, 2048, 4096, 8192], [512, 1024, 2048], affinity),
     "knn": ("N (rows, D = 64, k = 10, all rows queried)", [2000, 4000, 8000], [1000, 2000, 4000], knn),
-    "cka": ("N (inputs 3x16x16, batch 128)", [128, 256, 512], [128, 256], cka),
+    "cka": ("N (inputs 3x16x16, batch 128)", [256, 512, 1024, 2048], [128, 256], cka),
     "shapley": ("d (features; 4 rows, 32 permutations)", [8, 16, 32, 64], [8, 16, 32], shapley),
-    "relieff": ("N (rows, d = 20, 10 neighbours)", [100, 200, 400], [100, 200], relieff),
+    "relieff": ("N (rows, d = 20, 10 neighbours)", [100, 200, 400, 800, 1600], [100, 200], relieff),
 }
 
 
@@ -194,8 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--device cuda: no CUDA device here")
     threads = pin_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
-    # ckatorch takes seconds per call: one round (after the warm-up) keeps the curve to a couple of minutes
-    slow = {"cka": 1}
     chosen = args.only.split(",") if args.only else list(FAMILIES)
     where = device_name(args.device) if args.device == "cuda" else f"{cpu_name()}, {threads} threads"
     out: dict = {}
@@ -203,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         sizes = FAMILIES[name][2 if args.quick else 1]
         print(f"== curves: {name} on {args.device}", flush=True)
-        data = measure(name, sizes, args.device, args.repeats or slow.get(name, repeats))
+        data = measure(name, sizes, args.device, repeats)
         path = Path(args.images) / f"bench-{name}.png"
         plot(name, data, f"{name}: fxwidgets vs anchors on {where} (torch {torch.__version__}, median of {data['repeats']})",
              path)
