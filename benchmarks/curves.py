@@ -30,11 +30,20 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from common import cpu_name, device_name, interleaved, machine, missing, peak_bytes, pin_threads, sync_for  # noqa: E402
+import numpy as np
+import torch
+from common import (
+    cpu_name,
+    device_name,
+    interleaved,
+    machine,
+    missing,
+    peak_bytes,
+    pin_threads,
+    sync_for,
+)
 
-import fxwidgets as fx  # noqa: E402
+import fxwidgets as fx
 
 IMAGES = HERE.parent / "docs" / "images"
 RESULTS = HERE / "results" / "bench.json"

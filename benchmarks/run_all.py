@@ -30,7 +30,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Row, machine, pin_threads, print_table, table_lines, write_json  # noqa: E402
+from common import Row, machine, pin_threads, print_table, table_lines, write_json
 
 RESULTS = HERE / "results" / "bench.json"
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             got = fn()
-        except Exception as e:  # one family failing leaves the others' rows
+        except Exception as e:  # noqa: BLE001 -- one family failing leaves the others' rows
             traceback.print_exc()
             got = [Row(name, "(failed)", "-", "-", note=f"{type(e).__name__}: {str(e)[:160]}")]
         seconds[name] = round(time.perf_counter() - t0, 1)
