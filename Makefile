@@ -10,6 +10,9 @@ test:   ## set up and run every test (front end, Python, browser end to end)
 setup:
 	bash scripts/setup.sh
 
-bench:  ## print the benchmark ratios
-	.venv/bin/python benchmarks/bench_affinity.py
-	.venv/bin/python benchmarks/bench_streaming.py
+PYTHON ?= .venv/bin/python
+BENCH ?=
+
+bench:  ## every ratio in one table (benchmarks/results/bench.json) and the scaling curves (docs/images/bench-*.png)
+	$(PYTHON) benchmarks/run_all.py $(BENCH)
+	$(PYTHON) benchmarks/curves.py $(filter-out --no-browser,$(BENCH))

@@ -30,38 +30,14 @@ Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import warnings
 
 import numpy as np
 import torch
+from common import Row, interleaved, print_table, timed
 
 import fxwidgets as fx
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def timed_many(fns: dict, repeats: int) -> dict:
-    """Best (minimum) seconds of each function, the runs interleaved (fx, bare, anchor, fx, ...) so that load from
-    other processes on a shared CPU falls on all of them alike; the minimum is the least disturbed run."""
-    for fn in fns.values():
-        fn()  # warm-up
-    times: dict = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
 
 
 def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:
@@ -72,7 +48,7 @@ def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:
         torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(width * 16, n_out)).eval()
 
 
-def bench_ig(args, captum_attr) -> None:
+def bench_ig(args, captum_attr) -> list[Row]:
     net = cnn()
     B, S = 8 * args.scale, 32
     x = torch.randn(B, 3, S, S)
@@ -96,15 +72,24 @@ def bench_ig(args, captum_attr) -> None:
     if captum_attr is not None:
         ig = captum_attr.IntegratedGradients(net)
         fns["captum"] = lambda: ig.attribute(x, target=3, n_steps=steps, method="gausslegendre", internal_batch_size=chunk)
-    t = timed_many(fns, args.repeats)
+    t = interleaved(fns, args.repeats, stat="min")
     print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
           f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    size = f"{B}x3x{S}x{S} steps={steps}"
+    out = [Row("attribution", "Integrated Gradients", "bare fwd+bwd passes", size, t["fx"], t["bare"],
+               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
     if captum_attr is not None:
         ours = fns["fx"]().values
         theirs = fns["captum"]()
         diff = float((ours - theirs).abs().max() / theirs.abs().max())
         print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
               f"max rel. difference {diff:.1e}")
+        out.append(Row("attribution", "Integrated Gradients", "Captum IntegratedGradients", size, t["fx"], t["captum"],
+                       diff, "max rel diff"))
+    else:
+        out.append(Row("attribution", "Integrated Gradients", "Captum IntegratedGradients", size,
+                       note="captum not installed (pip install captum)"))
+    return out
 
 
 def shapley_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
@@ -123,7 +108,7 @@ def first_budget(run, exact, target_err, budgets):
     return None
 
 
-def bench_shapley(args, captum_attr, shap) -> None:
+def bench_shapley(args, captum_attr, shap) -> list[Row]:
     n, rows = 12, 4 * args.scale
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(n, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
@@ -182,16 +167,17 @@ def bench_shapley(args, captum_attr, shap) -> None:
             print(f"   {name:30s} did not reach the target within budget {budgets[-1]}")
             continue
         k, err, _ = hit
-        t = timed(lambda: run(k), max(1, args.repeats // 2))
-        found[name] = t
+        t = timed(lambda: run(k), max(1, args.repeats // 2), stat="min")
+        found[name] = (t, k, err)
         print(f"   {name:30s} budget {k:5d}   error {err:.2e}   {t * 1e3:9.1f} ms")
-    for ours in ("fx shapley_permutation", "fx kernel_shap"):
-        for theirs in found:
-            if ours in found and not theirs.startswith("fx"):
-                print(f"   ratio {theirs} / {ours}: {found[theirs] / found[ours]:6.2f}x")
+    size = f"MLP d={n} rows={rows}"
+    return equal_error_rows("Shapley (baseline)", size, found, [
+        ("fx shapley_permutation", "Captum ShapleyValueSampling"), ("fx shapley_permutation", "shap PermutationExplainer"),
+        ("fx kernel_shap", "Captum KernelShap"), ("fx kernel_shap", "shap KernelExplainer")],
+        f"mean abs err <= {target:.1e}")
 
 
-def bench_occlusion(args, captum_attr) -> None:
+def bench_occlusion(args, captum_attr) -> list[Row]:
     net = cnn()
     B, S = 4 * args.scale, 32
     x = torch.randn(B, 3, S, S)
@@ -214,23 +200,48 @@ def bench_occlusion(args, captum_attr) -> None:
         occ = captum_attr.Occlusion(net)
         fns["captum"] = lambda: occ.attribute(x, sliding_window_shapes=win, strides=stride, target=1,
                                               perturbations_per_eval=max(1, chunk // B))
-    t = timed_many(fns, args.repeats)
+    t = interleaved(fns, args.repeats, stat="min")
     print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
           f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    size = f"{B}x3x{S}x{S} window 8x8"
+    out = [Row("attribution", "occlusion", "bare forward passes", size, t["fx"], t["bare"],
+               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
     if captum_attr is not None:
         diff = float((fns["fx"]().values - fns["captum"]()).abs().max())
         print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
               f"max abs. difference {diff:.1e}")
+        out.append(Row("attribution", "occlusion", "Captum Occlusion", size, t["fx"], t["captum"], diff,
+                       "max abs diff"))
+    else:
+        out.append(Row("attribution", "occlusion", "Captum Occlusion", size, note="captum not installed (pip install captum)"))
+    return out
 
 
 def max_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
     return float((phi - exact).abs().max())
 
 
-def bench_background_shapley(args, shap) -> None:
+def equal_error_rows(what: str, size: str, found: dict, pairs: list, goal: str) -> list[Row]:
+    """One row per (fx estimator, anchor) pair, each timed at the smallest budget reaching the same error."""
+    out = []
+    for ours, theirs in pairs:
+        if ours in found and theirs in found:
+            (t_fx, k_fx, e_fx), (t_an, k_an, e_an) = found[ours], found[theirs]
+            print(f"   ratio {theirs} / {ours}: {t_an / t_fx:6.2f}x")
+            out.append(Row("attribution", f"{what} {ours[3:]}", theirs, size, t_fx, t_an, e_fx,
+                           goal.split(" <=")[0] + " vs exact",
+                           note=f"anchor's {e_an:.1e}; budgets fx {k_fx} / anchor {k_an}"))
+        else:
+            gone = theirs if theirs not in found else ours
+            out.append(Row("attribution", f"{what} {ours[3:]}", theirs, size,
+                           note=f"{gone} not installed or did not reach {goal}"))
+    return out
+
+
+def bench_background_shapley(args, shap) -> list[Row]:
     if shap is None:
         print("\n5. Background Shapley: shap is not installed, skipped")
-        return
+        return [Row("attribution", "Shapley (background)", "shap", "", note="shap not installed (pip install shap)")]
     n, rows, K = 10, 4 * args.scale, 16
     torch.manual_seed(1)
     mlp = torch.nn.Sequential(torch.nn.Linear(n, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
@@ -283,14 +294,39 @@ def bench_background_shapley(args, shap) -> None:
                 print(f"   {name:30s} did not reach the target within budget {budgets[-1]}")
                 continue
             k, err = hit
-            t = timed(lambda k=k, run=run: run(k), max(1, args.repeats // 2))
-        found[name] = t
+            t = timed(lambda k=k, run=run: run(k), max(1, args.repeats // 2), stat="min")
+        found[name] = (t, k, err)
         print(f"   {name:30s} budget {k:5d}   max error {err:.2e}   {t * 1e3:9.1f} ms")
-    for ours, theirs in (("fx shapley_permutation", "shap PermutationExplainer"), ("fx kernel_shap", "shap KernelExplainer"),
-                         ("fx shapley_exact", "shap ExactExplainer"), ("fx shapley_exact", "shap PermutationExplainer"),
-                         ("fx shapley_exact", "shap KernelExplainer")):
-        if ours in found and theirs in found:
-            print(f"   ratio {theirs} / {ours}: {found[theirs] / found[ours]:6.2f}x")
+    return equal_error_rows("Shapley (background)", f"MLP d={n} rows={rows} K={K}", found, [
+        ("fx shapley_permutation", "shap PermutationExplainer"), ("fx kernel_shap", "shap KernelExplainer"),
+        ("fx shapley_exact", "shap ExactExplainer")], f"max abs err <= {target:.1e}")
+
+
+def anchors():
+    try:
+        import captum.attr as captum_attr
+    except ImportError:
+        captum_attr = None
+        print("captum is not installed (pip install captum): Captum comparisons skipped")
+    try:
+        import shap
+    except ImportError:
+        shap = None
+        print("shap is not installed (pip install shap): shap comparisons skipped")
+    return captum_attr, shap
+
+
+def rows(repeats: int = 5, tol: float = 0.001, scale: int = 1, only: int | None = None) -> list[Row]:
+    """Every section's rows (the caller pins the threads)."""
+    args = argparse.Namespace(repeats=repeats, tol=tol, scale=scale)
+    captum_attr, shap = anchors()
+    sections = {1: lambda: bench_ig(args, captum_attr), 2: lambda: bench_shapley(args, captum_attr, shap),
+                3: lambda: bench_occlusion(args, captum_attr), 5: lambda: bench_background_shapley(args, shap)}
+    out: list[Row] = []
+    for key, section in sections.items():
+        if only in (None, key):
+            out += section()
+    return out
 
 
 def main() -> None:
@@ -303,22 +339,10 @@ def main() -> None:
     parser.add_argument("--only", type=int, choices=(1, 2, 3, 5), help="run one section")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        import captum.attr as captum_attr
-    except ImportError:
-        captum_attr = None
-        print("captum is not installed (pip install captum): Captum comparisons skipped")
-    try:
-        import shap
-    except ImportError:
-        shap = None
-        print("shap is not installed (pip install shap): shap comparisons skipped")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
-    sections = {1: lambda: bench_ig(args, captum_attr), 2: lambda: bench_shapley(args, captum_attr, shap),
-                3: lambda: bench_occlusion(args, captum_attr), 5: lambda: bench_background_shapley(args, shap)}
-    for key, section in sections.items():
-        if args.only in (None, key):
-            section()
+    result = rows(args.repeats, args.tol, args.scale, args.only)
+    print()
+    print_table(result, "attributions (best of interleaved runs)")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ The anchors are test/benchmark dependencies: ``pip install ckatorch torch-cka`` 
 alone). Protocol (research notes, section 13 item 4, scaled down to a CPU): two small CNNs from different seeds,
 the same float32 inputs in the same batch order, minibatch linear CKA with the unbiased HSIC for every pair of
 layers; one warm-up run, then the median of ``--repeats`` runs; the matrices must agree (max |difference| is
-printed). Ratios are anchor time / fxwidgets time. With a GPU, fxwidgets' own CUDA time is printed separately
-(never as GPU-vs-anchor-CPU).
+printed). Ratios are anchor time / fxwidgets time. With a GPU, fxwidgets and the anchors run again, all on the GPU
+(never GPU against an anchor's CPU).
 
 - torch-cka: ``CKA(model1, model2, model1_layers, model2_layers).compare(loader)``, its own hooks and loop
   (it loops over layer pairs and recomputes HSIC(L, L) inside the inner loop).
@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import statistics
-import time
 import warnings
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # the anchors' progress bars
 
 import torch
+from common import Row, devices, interleaved, missing, print_table, sync_for
 
 import fxwidgets as fx
 
@@ -48,27 +47,6 @@ def cnn(seed: int) -> torch.nn.Module:
 LAYERS = ["1", "3", "5", "7", "8", "10"]
 
 
-def _sync():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def timed_round_robin(fns: dict, repeats: int) -> dict:
-    """Median time and last output of each function, run in turns (one warm-up each first) so that a change
-    in the machine's load during the benchmark affects every contender alike."""
-    outs, times = {}, {name: [] for name in fns}
-    for name, fn in fns.items():
-        outs[name] = fn()  # warm-up
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync()
-            t0 = time.perf_counter()
-            outs[name] = fn()
-            _sync()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (statistics.median(times[name]), outs[name]) for name in fns}
-
-
 def run_fx(a, b, x, batch, device="cpu"):
     return fx.compare(a.to(device), b.to(device), x, layers=LAYERS, batch_size=batch, shuffle=False,
                       gram_samples=0).values
@@ -79,7 +57,7 @@ def run_torch_cka(a, b, x, batch):
 
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=batch, shuffle=False)
     # torch-cka never removes its hooks: give it fresh copies each run.
-    cka = CKA(copy.deepcopy(a), copy.deepcopy(b), model1_layers=LAYERS, model2_layers=LAYERS, device="cpu")
+    cka = CKA(copy.deepcopy(a), copy.deepcopy(b), model1_layers=LAYERS, model2_layers=LAYERS, device=str(x.device))
     try:
         cka.compare(loader)
     except AssertionError:
@@ -109,55 +87,62 @@ def run_ckatorch(a, b, x, batch):
     return torch.tensor([[float(ckatorch.cka_batch(p, q)) for q in fb] for p in fa])
 
 
+ANCHORS = (("torch-cka CKA.compare", run_torch_cka, "torch_cka", "torch-cka"),
+           ("ckatorch cka_batch (float64)", run_ckatorch, "ckatorch", "ckatorch"))
+
+
+def max_diff(v: torch.Tensor, ref: torch.Tensor) -> tuple[float, str]:
+    """Largest |difference| over the cells both have finite, and a note on NaN cells."""
+    v, ref = v.double().cpu(), ref.double().cpu()
+    finite = torch.isfinite(v) & torch.isfinite(ref)
+    d = float((v - ref)[finite].abs().max()) if finite.any() else float("nan")
+    nan = "" if finite.all() else f"{int((~finite).sum())} of {v.numel()} cells NaN"
+    return d, nan
+
+
+def rows(n: int = 1024, batch: int = 256, repeats: int = 3, size: int = 16, device: str | None = None) -> list[Row]:
+    """fx.compare against each CKA anchor, same models, batches and device; agreement: max |fx - anchor| over the
+    layer x layer matrix (ckatorch computes in float64)."""
+    if n % batch:
+        raise ValueError("n must be a multiple of batch (the anchors drop or pad a remainder differently)")
+    torch.manual_seed(0)
+    x_cpu = torch.randn(n, 3, size, size)
+    what, shape = f"minibatch CKA {len(LAYERS)}x{len(LAYERS)} layers", f"N={n} 3x{size}x{size} batch={batch}"
+    out: list[Row] = []
+    for dev in devices(device):
+        a, b, x = cnn(0).to(dev), cnn(1).to(dev), x_cpu.to(dev)
+        fns = {"fx": lambda: run_fx(a, b, x, batch, dev)}
+        for label, fn, module, pip in ANCHORS:
+            why = missing(module, pip)
+            if why:
+                out.append(Row("CKA", what, label, shape, device=dev, note=why))
+                continue
+            fns[label] = lambda fn=fn: fn(a, b, x, batch)
+        res: dict = {}
+        t = interleaved(fns, repeats, sync_for(dev), outputs=res)
+        for label in fns:
+            if label == "fx":
+                continue
+            d, nan = max_diff(res["fx"], res[label])
+            out.append(Row("CKA", what, label, shape, t["fx"], t[label], d, "max abs diff", device=dev, note=nan))
+    return out
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", type=int, default=16, help="image side (3 x size x size inputs)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), help="default: the CPU and, when present, the GPU")
     args = ap.parse_args()
-    if args.n % args.batch:
-        raise SystemExit("--n must be a multiple of --batch (the anchors drop or pad a remainder differently)")
-    torch.manual_seed(0)
-    x = torch.randn(args.n, 3, args.size, args.size)
-    a, b = cnn(0), cnn(1)
-    print(f"two CNNs, {len(LAYERS)} x {len(LAYERS)} layers, {args.n} inputs 3x{args.size}x{args.size}, "
-          f"batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"median of {args.repeats}")
-    fns = {"fxwidgets fx.compare (CPU)": lambda: run_fx(a, b, x, args.batch)}
-    for name, fn, module in (("torch-cka CKA.compare", run_torch_cka, "torch_cka"),
-                             ("ckatorch cka_batch (float64)", run_ckatorch, "ckatorch")):
-        try:
-            __import__(module)
-        except ImportError:
-            print(f"  {name:30s}  not installed: pip install ckatorch torch-cka")
-            continue
-        fns[name] = lambda fn=fn: fn(a, b, x, args.batch)
-    results = timed_round_robin(fns, args.repeats)
-    t_fx, v_fx = results.pop("fxwidgets fx.compare (CPU)")
-    # ckatorch computes in float64: it is the reference the matrices are checked against.
-    ref = results.get("ckatorch cka_batch (float64)", (None, None))[1]
+    result = rows(args.n, args.batch, args.repeats, args.size, args.device)
+    print_table(result, f"two CNNs, linear CKA (unbiased HSIC), torch {torch.__version__}, median of {args.repeats} "
+                        "interleaved rounds")
+    for r in result:
+        if r.anchor.startswith("ckatorch") and r.agree is not None:
+            assert r.agree < 1e-4, "fxwidgets disagrees with ckatorch"
 
-    def err(v):
-        if ref is None:
-            return "no float64 reference"
-        finite = torch.isfinite(v)
-        d = float((v.double() - ref.double())[finite].abs().max()) if finite.any() else float("nan")
-        nan = f", {int((~finite).sum())} of {v.numel()} cells NaN" if not finite.all() else ""
-        return f"max |CKA - float64 reference| {d:.1e}{nan}"
-
-    print(f"  {'fxwidgets fx.compare (CPU)':30s}  {t_fx * 1000:8.1f} ms                  {err(v_fx)}")
-    for name, (t, v) in results.items():
-        print(f"  {name:30s}  {t * 1000:8.1f} ms   ratio {t / t_fx:5.1f}x   {err(v)}")
-    if torch.cuda.is_available():
-        t_gpu, v_gpu = timed_round_robin({"gpu": lambda: run_fx(a, b, x, args.batch, "cuda")}, args.repeats)["gpu"]
-        diff = float((v_gpu.double().cpu() - v_fx.double()).abs().max())
-        print(f"  fxwidgets fx.compare (CUDA, {torch.cuda.get_device_name()}) {t_gpu * 1000:8.1f} ms   "
-              f"CPU/GPU {t_fx / t_gpu:5.1f}x   max |difference| {diff:.1e}")
-    else:
-        print("  (no CUDA device: no GPU figure)")
-    if ref is not None:
-        assert float((v_fx.double() - ref.double()).abs().max()) < 1e-4, "fxwidgets disagrees with ckatorch"
 
 if __name__ == "__main__":
     main()

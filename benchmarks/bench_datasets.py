@@ -16,35 +16,15 @@ Run: python benchmarks/bench_datasets.py [--scale 1.0] [--repeats 5] [--threads 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 import torch
+from common import Row, interleaved, pin_threads, print_table
 
 from fxwidgets.compute.dataset_distance import frechet_distance, mmd2
 from fxwidgets.compute.embedding import embed
 from fxwidgets.compute.sample_selection import k_center_greedy
-
-
-def interleaved(fns: dict, repeats: int, sync=lambda: None) -> dict:
-    """Median seconds per callable; one warm-up each, then ``repeats`` rounds calling each once per round."""
-    for fn in fns.values():
-        fn()
-        sync()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def line(label: str, t_fx: float, anchor: str, t_anchor: float, agreement: str) -> None:
-    print(f"  {label:34s} fx {t_fx * 1e3:9.1f} ms | {anchor:26s} {t_anchor * 1e3:9.1f} ms | "
-          f"ratio {t_anchor / t_fx:6.2f}x | {agreement}")
 
 
 def numpy_farthest_first(X: np.ndarray, k: int, first: int) -> tuple[list[int], float]:
@@ -57,7 +37,7 @@ def numpy_farthest_first(X: np.ndarray, k: int, first: int) -> tuple[list[int], 
     return picks, float(np.sqrt(d.max()))
 
 
-def bench_k_center(scale: float, repeats: int) -> None:
+def bench_k_center(scale: float, repeats: int) -> list[Row]:
     n, d, k = int(50_000 * scale), 64, 100
     X = np.random.default_rng(0).standard_normal((n, d)).astype(np.float32)
     Xt = torch.from_numpy(X)
@@ -72,15 +52,16 @@ def bench_k_center(scale: float, repeats: int) -> None:
     t = interleaved({"fx": fx_run, "np": np_run}, repeats)
     same = out["fx"].indices.tolist() == out["np"][0]
     rad = abs(out["fx"].diagnostics["radius"] - out["np"][1]) / out["np"][1]
-    line(f"k-center N={n} d={d} k={k}", t["fx"], "NumPy farthest-first", t["np"],
-         f"same picks {same}, radius rel diff {rad:.1e}")
+    return [Row("datasets", f"k-center greedy k={k}", "NumPy farthest-first", f"N={n} d={d}", t["fx"], t["np"], rad,
+                "radius rel diff", note="same picks" if same else "picks differ")]
 
 
-def bench_pca(scale: float, repeats: int) -> None:
+def bench_pca(scale: float, repeats: int) -> list[Row]:
     from sklearn.decomposition import PCA
 
     cases = [(int(100_000 * scale), 128, 2, "covariance_eigh"), (int(5_000 * scale), 1_000, 10, "randomized"),
              (int(3_000 * scale), 300, 5, "full")]
+    found = []
     for n, d, c, solver in cases:
         rng = np.random.default_rng(1)
         # 20 directions with geometrically decaying scales over isotropic noise: a clear gap after each of the
@@ -103,8 +84,9 @@ def bench_pca(scale: float, repeats: int) -> None:
         comp = np.abs(out["fx"].diagnostics["components"].numpy() - out["sk"].components_).max()
         evr = np.abs(np.array(out["fx"].diagnostics["explained_variance_ratio"])
                      - out["sk"].explained_variance_ratio_).max()
-        line(f"PCA {solver} N={n} d={d} c={c}", t["fx"], "scikit-learn fit_transform", t["sk"],
-             f"max |component diff| {comp:.1e}, max |EVR diff| {evr:.1e}")
+        found.append(Row("datasets", f"PCA {solver} c={c}", "scikit-learn PCA fit_transform", f"N={n} d={d}", t["fx"],
+                         t["sk"], float(comp), "max abs component diff", note=f"max abs EVR diff {evr:.1e}"))
+    return found
 
 
 def numpy_mmd2(A: np.ndarray, B: np.ndarray, sigma: float) -> float:
@@ -117,7 +99,7 @@ def numpy_mmd2(A: np.ndarray, B: np.ndarray, sigma: float) -> float:
                  - 2 * kab.mean())
 
 
-def bench_mmd(scale: float, repeats: int) -> None:
+def bench_mmd(scale: float, repeats: int) -> list[Row]:
     n, d = int(4_000 * scale), 64
     rng = np.random.default_rng(2)
     A = rng.standard_normal((n, d))
@@ -134,7 +116,8 @@ def bench_mmd(scale: float, repeats: int) -> None:
 
     t = interleaved({"fx": fx_run, "np": np_run}, repeats)
     rel = abs(out["fx"] - out["np"]) / abs(out["np"])
-    line(f"MMD² (float64) N=M={n} d={d}", t["fx"], "NumPy/SciPy cdist + exp", t["np"], f"rel diff {rel:.1e}")
+    return [Row("datasets", "MMD² (float64)", "NumPy/SciPy cdist + exp", f"N=M={n} d={d}", t["fx"], t["np"], rel,
+                "rel diff")]
 
 
 def numpy_frechet(A: np.ndarray, B: np.ndarray) -> float:
@@ -146,7 +129,7 @@ def numpy_frechet(A: np.ndarray, B: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
 
-def bench_frechet(scale: float, repeats: int) -> None:
+def bench_frechet(scale: float, repeats: int) -> list[Row]:
     n, d = int(20_000 * scale), 512
     rng = np.random.default_rng(3)
     A = rng.standard_normal((n, d)).astype(np.float32)
@@ -162,7 +145,8 @@ def bench_frechet(scale: float, repeats: int) -> None:
 
     t = interleaved({"fx": fx_run, "np": np_run}, repeats)
     rel = abs(out["fx"] - out["np"]) / abs(out["np"])
-    line(f"Fréchet N={n} d={d}", t["fx"], "NumPy cov + SciPy sqrtm", t["np"], f"rel diff {rel:.1e}")
+    return [Row("datasets", "Fréchet distance", "NumPy cov + SciPy sqrtm", f"N={n} d={d}", t["fx"], t["np"], rel,
+                "rel diff")]
 
 
 def bench_cuda(scale: float, repeats: int) -> None:
@@ -181,13 +165,18 @@ def bench_cuda(scale: float, repeats: int) -> None:
     }
     for label, fn in cases.items():
         Xg = X.cuda()
-        t = interleaved({"gpu": lambda: fn(Xg), "cpu": lambda: fn(X)}, repeats, sync)
+        t = interleaved({"gpu": lambda: fn(Xg), "cpu": lambda: fn(X)}, repeats, sync)  # noqa: B023
         print(f"  {label:34s} GPU {t['gpu'] * 1e3:9.1f} ms | CPU {t['cpu'] * 1e3:9.1f} ms | {t['cpu'] / t['gpu']:6.1f}x")
     Ag, Bg = A.cuda(), B.cuda()
     t = interleaved({"gpu": lambda: mmd2(Ag, Bg, bandwidth=8.0), "cpu": lambda: mmd2(A, B, bandwidth=8.0)}, repeats,
                     sync)
     print(f"  {'MMD² N=M=' + str(A.shape[0]):34s} GPU {t['gpu'] * 1e3:9.1f} ms | CPU {t['cpu'] * 1e3:9.1f} ms | "
           f"{t['cpu'] / t['gpu']:6.1f}x")
+
+
+def rows(scale: float = 1.0, repeats: int = 5) -> list[Row]:
+    return (bench_k_center(scale, repeats) + bench_pca(scale, repeats) + bench_mmd(scale, repeats)
+            + bench_frechet(scale, repeats))
 
 
 def main() -> None:
@@ -197,21 +186,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch and for NumPy/SciPy/scikit-learn BLAS alike (default: all)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        try:  # the anchors' BLAS gets the same thread count (threadpoolctl comes with scikit-learn)
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(args.threads)
-        except ImportError:
-            print("threadpoolctl missing: NumPy's BLAS keeps its own thread count")
+    pin_threads(args.threads)
     t0 = time.perf_counter()
-    print(f"datasets: torch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} "
-          "interleaved rounds; ratio = anchor / fx")
-    bench_k_center(args.scale, args.repeats)
-    bench_pca(args.scale, args.repeats)
-    bench_mmd(args.scale, args.repeats)
-    bench_frechet(args.scale, args.repeats)
+    print_table(rows(args.scale, args.repeats), f"datasets: torch {torch.__version__}, median of {args.repeats} "
+                                                "interleaved rounds")
     bench_cuda(args.scale, args.repeats)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 

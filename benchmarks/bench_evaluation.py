@@ -18,27 +18,13 @@ Run: python benchmarks/bench_evaluation.py [--repeats 5] [--scale 1] [--threads 
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 import torch
+from common import Row, interleaved, print_table
 
 from fxwidgets.compute.evaluation import evaluate
-
-
-def timed_many(fns: dict, repeats: int) -> dict:
-    """Best (minimum) seconds of each function, the runs interleaved so that load from other processes falls on all
-    of them alike."""
-    for fn in fns.values():
-        fn()  # warm-up
-    times: dict = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
 
 
 def cnn(width: int = 16, n_out: int = 10) -> torch.nn.Module:
@@ -90,33 +76,41 @@ def rel_diff(ref, ours) -> float:
     return float(np.nanmax(np.abs(ref - ours)) / np.nanmax(np.abs(ref)))
 
 
-def report(name: str, anchor: str, fns: dict, check, repeats: int) -> None:
+SIZE = ""  # set by rows(): the batch the metrics run on
+
+
+def report_row(name: str, anchor: str, fns: dict, check, repeats: int) -> Row:
     """fns: "fx" and "anchor" on the same draws; optionally "own": fxwidgets with its own seeded draws."""
-    t = timed_many(fns, repeats)
+    t = interleaved(fns, repeats, stat="min")
     ref, ours = check()
+    diff = rel_diff(ref, ours)
     own = f"   (fx, own draws: {t['own'] * 1e3:.1f} ms)" if "own" in t else ""
     print(f"   {name:27s} fx {t['fx'] * 1e3:8.1f} ms   {anchor:8s} {t['anchor'] * 1e3:9.1f} ms   "
-          f"ratio {t['anchor'] / t['fx']:6.2f}x   max rel. difference {rel_diff(ref, ours):.1e}{own}")
+          f"ratio {t['anchor'] / t['fx']:6.2f}x   max rel. difference {diff:.1e}{own}")
+    return Row("evaluation", name, anchor, SIZE, t["fx"], t["anchor"], diff, "max rel diff",
+               note=f"fx own draws {t['own'] * 1e3:.1f} ms" if "own" in t else "")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both libraries use torch's)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def rows(repeats: int = 5, scale: int = 1) -> list[Row]:
+    """Every metric against Captum and Quantus at equal values (the caller pins the threads)."""
+    global SIZE
+    args = argparse.Namespace(repeats=repeats, scale=scale)
+    out: list[Row] = []
+
+    def report(*a) -> None:
+        out.append(report_row(*a))
+
     warnings.filterwarnings("ignore")
     try:
         import captum.metrics as captum_metrics
     except ImportError:
         captum_metrics = None
-        print("captum is not installed (pip install captum): Captum comparisons skipped")
+        out.append(Row("evaluation", "Captum metrics", "Captum", "", note="captum not installed (pip install captum)"))
     try:
         import quantus
     except ImportError:
         quantus = None
-        print("quantus is not installed (pip install quantus): Quantus comparisons skipped")
+        out.append(Row("evaluation", "Quantus metrics", "Quantus", "", note="quantus not installed (pip install quantus)"))
 
     net = cnn()
     B, C, S = 16 * args.scale, 3, 32
@@ -127,6 +121,7 @@ def main() -> None:
     a = input_x_gradient(net, x, t)
     xn, tn, an = x.numpy(), t.numpy(), a.numpy()
     chunk = 64
+    SIZE = f"{B}x{C}x{S}x{S}"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; CNN, {B} x {C} x {S} x {S}, "
           f"input x gradient, chunk_size={chunk}")
 
@@ -288,6 +283,20 @@ def main() -> None:
                 return evaluate(net, x, a1, target=t, chunk_size=chunk, mask=mt, metrics={name: params})[name].values
 
             report(name, "Quantus", {"fx": fx_loc, "anchor": q_loc}, lambda q=q_loc, f=fx_loc: (q(), f()), args.repeats)
+
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both libraries use torch's)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    result = rows(args.repeats, args.scale)
+    print()
+    print_table(result, "attribution evaluation metrics at equal values (best of interleaved runs)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ tile latency of the zoomable heatmap at N = 100 000.
 k-NN: N x D float32 unit rows, every row queried against all N rows (itself included, so all three do the same
 work: the top k of each row of X Xᵀ). Same inputs, same CPU, same thread count; warm-up excluded; median of
 interleaved rounds. Each library runs in its own child process so that its *peak* resident memory above the data
-(VmHWM over warm-up and runs minus VmRSS before the first) is its own. Ratios: time(anchor) / time(fx) (> 1: fx faster) and
-peak(anchor) / peak(fx). Agreement: share of fx's neighbour lists equal to faiss's (ties aside).
+(common.peak_bytes: the resident high-water mark of the first call above the resident size before it) is its own.
+Ratio: time(anchor) / time(fx) (> 1: fx faster); both peaks are printed. Agreement: share of fx's neighbour lists
+equal to the anchor's (ties aside).
 
 Tile latency: ZoomHeatmap(X) with X 100 000 x 64; random tiles (256 x 256 cells) at every level, answered the way
 the view's RPC is (compute + encode to the wire format); p50 / p95 per level, first-touch cost (block means of a
@@ -25,37 +26,17 @@ import statistics
 import time
 
 import numpy as np
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def vmhwm() -> int:
-    return _status("VmHWM")
-
-
-def reset_hwm() -> None:
-    # Writing "5" to clear_refs resets the peak RSS counter (Linux >= 4.0) so VmHWM measures from here on.
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+from common import Row, peak_bytes, pin_threads, print_table, timed
 
 
 def _child(which: str, n: int, d: int, k: int, repeats: int, threads: int, q) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+    pin_threads(threads)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d)).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     if which == "fx":
+        import torch
+
         import fxwidgets as fx
 
         Xt = torch.from_numpy(X)
@@ -83,32 +64,29 @@ def _child(which: str, n: int, d: int, k: int, repeats: int, threads: int, q) ->
             _, idx = index.search(X, k)
             return idx
 
-    base = _status("VmRSS")  # data and libraries loaded, nothing computed yet
-    reset_hwm()
-    idx = run()  # warm-up (counted in the peak: later runs reuse the memory it took)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        idx = run()
-        times.append(time.perf_counter() - t0)
-    q.put({"which": which, "time": statistics.median(times), "peak": max(0, vmhwm() - base),
+    out = {}
+    # the warm-up is the call whose peak is measured (later calls reuse the memory it took)
+    peak, _how = peak_bytes(lambda: out.update(idx=run()))
+    t = timed(lambda: out.update(idx=run()), repeats, warmup=False)
+    idx = out["idx"]
+    q.put({"which": which, "time": t, "peak": peak,
            "idx": idx.astype(np.int64).tolist() if n <= 5000 else np.asarray(idx[:2000], dtype=np.int64).tolist()})
 
 
-def bench_knn(args) -> None:
-    import torch
+ANCHORS = (("sklearn", "scikit-learn brute (cosine)"), ("faiss", "faiss IndexFlatIP"))
 
-    threads = torch.get_num_threads()
-    print(f"k-NN top-{args.k}: N={args.n}, D={args.d}, float32 unit rows, all N queried, {threads} CPU threads, "
-          f"median of {args.repeats} interleaved rounds")
+
+def rows(n: int = 20000, d: int = 128, k: int = 10, repeats: int = 3, threads: int | None = None) -> list[Row]:
+    """fx.knn against each anchor; each library in its own child process so that its peak memory is its own."""
+    threads = pin_threads(threads)
     ctx = mp.get_context("spawn")
     out: dict = {}
     # Rounds interleave the libraries (fx, sklearn, faiss, fx, sklearn, ...) so that a busy spell of a shared
     # machine hits all of them alike; each library's time is the median over rounds, its peak the largest.
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for which in ("fx", "sklearn", "faiss"):
             q = ctx.Queue()
-            p = ctx.Process(target=_child, args=(which, args.n, args.d, args.k, 1, threads, q))
+            p = ctx.Process(target=_child, args=(which, n, d, k, 1, threads, q))
             p.start()
             r = q.get()
             p.join()
@@ -117,22 +95,28 @@ def bench_knn(args) -> None:
             if not r.get("missing"):
                 out[which]["times"].append(r["time"])
                 out[which]["peak"] = max(out[which]["peak"], r["peak"])
-    for r in out.values():
-        if not r.get("missing"):
-            r["time"] = statistics.median(r["times"])
     fx_ = out["fx"]
-    print(f"  fx.knn (metric='dot', tiled)       {fx_['time'] * 1e3:9.1f} ms   peak +{fx_['peak'] / 2**20:7.1f} MiB")
+    t_fx = statistics.median(fx_["times"])
     ref = np.asarray(fx_["idx"])
-    for which, label in (("sklearn", "scikit-learn brute (cosine)"), ("faiss", "faiss IndexFlatIP")):
+    size = f"N={n} D={d} k={k}"
+    result = []
+    for which, label in ANCHORS:
         r = out[which]
         if r.get("missing"):
-            print(f"  {label:34s} not installed (pip install faiss-cpu)")
+            result.append(Row("k-NN", "exact top-k", label, size, note="faiss not installed (pip install faiss-cpu)",
+                              threads=threads))
             continue
         other = np.asarray(r["idx"])
         same = float(np.mean([set(a) == set(b) for a, b in zip(ref, other)]))
-        print(f"  {label:34s} {r['time'] * 1e3:9.1f} ms   peak +{r['peak'] / 2**20:7.1f} MiB   "
-              f"time ratio {r['time'] / fx_['time']:5.2f}x   memory ratio {r['peak'] / max(fx_['peak'], 1):6.2f}x   "
-              f"same neighbour sets {same:.1%}")
+        result.append(Row("k-NN", "exact top-k", label, size, t_fx, statistics.median(r["times"]), same,
+                          "same neighbour sets", threads=threads, fx_peak=fx_["peak"], anchor_peak=r["peak"]))
+    return result
+
+
+def bench_knn(args) -> None:
+    result = rows(args.n, args.d, args.k, args.repeats)
+    print_table(result, f"k-NN top-{args.k}: float32 unit rows, all N queried, median of {args.repeats} interleaved "
+                        "rounds, each library in its own process (peak = resident high-water mark above the data)")
 
 
 def bench_tiles(args) -> None:

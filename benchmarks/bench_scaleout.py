@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 import torch
+from common import Row, missing, pin_threads, print_table
 
 
 def clustered(n: int, d: int, seed: int = 0) -> torch.Tensor:
@@ -38,20 +39,24 @@ def clustered(n: int, d: int, seed: int = 0) -> torch.Tensor:
     return out
 
 
-def bench_knn(ns: list[int], d: int, q: int, k: int, threads: int) -> None:
+def bench_knn(ns: list[int], d: int, q: int, k: int, threads: int) -> list[Row]:
+    why = missing("faiss", "faiss-cpu")
+    if why:
+        return [Row("scale-out", f"fx.knn index={spec}", "fx.knn exact", "", note=why) for spec in ("flat", "ivf", "hnsw")]
     import faiss
 
     import fxwidgets as fx
     from fxwidgets.compute.ann import AnnAccumulator, AnnBuildStep, iter_ann, plan_ann
 
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
+    threads = pin_threads(threads)
+    out = []
     print(f"k-NN, cosine, k={k}, D={d}, {q} query rows, {threads} CPU threads, faiss {faiss.__version__}")
     print(f"{'N':>9} {'method':>7} {'build s':>8} {'search s':>9} {'exact/search':>13} {'recall@10':>10}")
     for n in ns:
         X = clustered(n, d)
         pick = torch.randperm(n, generator=torch.Generator().manual_seed(1))[:q].sort().values
         Q = X[pick]
+        fx.knn(Q[:64], k, "cosine", Y=X)  # warm-up, as the index paths get theirs in the build
         t = time.perf_counter()
         exact = fx.knn(Q, k, "cosine", Y=X)
         t_exact = time.perf_counter() - t
@@ -71,21 +76,31 @@ def bench_knn(ns: list[int], d: int, q: int, k: int, threads: int) -> None:
             got = acc.result()
             info = {key: got.params[key] for key in ("factory", "nprobe", "efSearch", "tuned_recall") if key in got.params}
             recall = float((got.indices[:, :, None] == exact.indices[:, None, :]).any(2).double().mean())
+            params = ", ".join(f"{key}={val}" for key, val in info.items() if key != "factory")
             print(f"{n:>9} {spec:>7} {t_build:>8.2f} {t_search:>9.2f} {t_exact / t_search:>13.2f} {recall:>10.4f}"
-                  f"   {info.get('factory')} {', '.join(f'{key}={val}' for key, val in info.items() if key != 'factory')}")
+                  f"   {info.get('factory')} {params}")
+            # the "anchor" here is fx's own exact search: ratio = exact time / index search time
+            out.append(Row("scale-out", f"fx.knn index={spec} (search)", "fx.knn exact", f"N={n} D={d} Q={q} k={k}",
+                           t_search, t_exact, recall, f"recall@{k}", threads=threads,
+                           note=f"build {t_build:.2f} s; {info.get('factory')} {params}"))
+    return out
 
 
-def bench_ray(sizes: list[int], reps: int = 3) -> None:
+def bench_ray(sizes: list[int], reps: int = 3) -> list[Row]:
+    why = missing("ray")
+    if why:
+        return [Row("scale-out", "IG engine=ray", "local, 1 thread", "", note=why)]
     import ray
 
     import fxwidgets as fx
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.Tanh(), torch.nn.Linear(256, 10))
-    kw = dict(target=3, method="integrated_gradients", n_steps=64)
+    kw = {"target": 3, "method": "integrated_gradients", "n_steps": 64}
     t = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     t_start = time.perf_counter() - t
+    out = []
     try:
         engine = fx.RayEngine()
         t = time.perf_counter()
@@ -113,9 +128,15 @@ def bench_ray(sizes: list[int], reps: int = 3) -> None:
             r, l1, l2 = (float(np.median(v)) for v in (ray_t, local1, local2))
             diff = float((remote.values - local.values).abs().max())
             print(f"{rows:>6} {len(engine.blocks(rows)):>6} {l1:>13.2f} {l2:>13.2f} {r:>7.2f} {l1 / r:>10.2f} "
-                  f"{l2 / r:>10.2f} {diff:>10.1e} {str(torch.equal(remote.values, local.values)):>8}")
+                  f"{l2 / r:>10.2f} {diff:>10.1e} {torch.equal(remote.values, local.values)!s:>8}")
+            size = f"{rows} rows, MLP 64-256-10, steps=64"
+            out.append(Row("scale-out", "IG engine=ray (2 workers)", "local, 1 thread", size, r, l1, diff,
+                           "max abs diff", threads=1))
+            out.append(Row("scale-out", "IG engine=ray (2 workers)", "local, 2 threads", size, r, l2, diff,
+                           "max abs diff", threads=2))
     finally:
         ray.shutdown()
+    return out
 
 
 def main() -> None:
@@ -129,10 +150,13 @@ def main() -> None:
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-knn", action="store_true")
     a = ap.parse_args()
+    result = []
     if not a.skip_knn:
-        bench_knn([int(v) for v in a.n.split(",")], a.d, a.queries, a.k, a.threads)
+        result += bench_knn([int(v) for v in a.n.split(",")], a.d, a.queries, a.k, a.threads)
     if not a.skip_ray:
-        bench_ray([int(v) for v in a.ray_rows.split(",")])
+        result += bench_ray([int(v) for v in a.ray_rows.split(",")])
+    print()
+    print_table(result, "scale-out: faiss indexes through fx.knn(index=), Ray against local")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT_DIR = HERE.parent
 sys.path.insert(0, str(ROOT_DIR / "tests" / "e2e"))
 import lab  # noqa: E402
+from common import Row  # noqa: E402
 
 WIDTH, HEIGHT = 800, 576  # the view's canvas at an 848 px wide output area (its own layout)
 
@@ -172,17 +173,8 @@ def percentile(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--frames", type=int, default=20)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--out", default=str(lab.artifacts_dir() / "bench_scatter.json"))
-    args = ap.parse_args()
-    # Frame times on a CPU rasterizer follow the machine's load: say what it was.
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"load average at the start: {load:.1f} on {os.cpu_count()} cores")
-    sizes = [int(s) for s in args.sizes.split(",")]
+def measure(sizes: list[int], frames: int = 20, reps: int = 3) -> list[dict]:
+    """One record per size: first-frame and pan-frame times of the view and of bare regl-scatterplot."""
     view_code = (ROOT_DIR / "fxwidgets" / "static" / "scatter.js").read_text()
     from playwright.sync_api import sync_playwright
 
@@ -199,7 +191,7 @@ def main() -> None:
             row = {"n": n, "webgl": renderer}
             runs = {"view": ([], []), "bare": ([], [])}
             # view and bare alternate, so that a change of load on the machine touches both alike
-            for _ in range(args.reps):
+            for _ in range(reps):
                 for kind in ("view", "bare"):
                     page.goto("about:blank")
                     page.evaluate(DATA_JS, {"n": n})
@@ -213,17 +205,46 @@ def main() -> None:
                                                 "width": row["canvas"][0], "height": row["canvas"][1]}, 300_000)
                     runs[kind][0].append(r["firstFrameMs"])
                     runs[kind][1].extend(lab.evaluate_async(page, f"return await ({PAN_JS})(arg);",
-                                                            {"frames": args.frames}, 600_000))
-            for kind, (firsts, frames) in runs.items():
+                                                            {"frames": frames}, 600_000))
+            for kind, (firsts, pans) in runs.items():
                 row[kind] = {"first_frame_ms": statistics.median(firsts), "first_frame_all": firsts,
-                             "pan_frame_median_ms": statistics.median(frames),
-                             "pan_frame_p90_ms": percentile(frames, 0.9)}
+                             "pan_frame_median_ms": statistics.median(pans),
+                             "pan_frame_p90_ms": percentile(pans, 0.9)}
             row["ratio_first_frame"] = row["view"]["first_frame_ms"] / row["bare"]["first_frame_ms"]
             row["ratio_pan_frame"] = row["view"]["pan_frame_median_ms"] / row["bare"]["pan_frame_median_ms"]
             results.append(row)
             print(json.dumps(row), flush=True)
         browser.close()
 
+    return results
+
+
+def rows(sizes: list[int] | None = None, frames: int = 20, reps: int = 3) -> list[Row]:
+    """Ratios bare / view (the share of the view's time the drawing library's own work takes)."""
+    out = []
+    for r in measure(sizes or [100_000, 1_000_000], frames, reps):
+        v, b = r["view"], r["bare"]
+        note = "WebGL on SwiftShader (CPU rasterizer)" if "SwiftShader" in r["webgl"] else f"WebGL {r['webgl']}"
+        out.append(Row("scatter", "Scatter first frame", "bare regl-scatterplot", f"{r['n']:,} points",
+                       v["first_frame_ms"] / 1e3, b["first_frame_ms"] / 1e3, None, "same points and canvas",
+                       note=note))
+        out.append(Row("scatter", "Scatter pan frame (median)", "bare regl-scatterplot", f"{r['n']:,} points",
+                       v["pan_frame_median_ms"] / 1e3, b["pan_frame_median_ms"] / 1e3, None,
+                       "same points and canvas", note=note))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default=str(lab.artifacts_dir() / "bench_scatter.json"))
+    args = ap.parse_args()
+    # Frame times on a CPU rasterizer follow the machine's load: say what it was.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average at the start: {load:.1f} on {os.cpu_count()} cores")
+    results = measure([int(s) for s in args.sizes.split(",")], args.frames, args.reps)
     print()
     print(f"WebGL renderer: {results[0]['webgl'] if results else '?'} (no GPU: CPU rasterizer)")
     print(f"{'points':>9} | {'first frame: view':>18} {'bare':>8} {'ratio':>6} | {'pan frame (median / p90): view':>31} "

@@ -13,11 +13,10 @@ Anchors: scikit-learn (test extra), skrebate (``pip install skrebate``; numpy/sc
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
+from common import Row, interleaved, missing, print_table, sync_for, timed
 
 import fxwidgets as fx
 
@@ -28,18 +27,6 @@ SIZES = {
     "relieff": ((400, 40), (20_000, 5_000)),
     "inf_fs": ((2_000, 1_000), (20_000, 5_000)),
 }
-
-
-def timed(fn, repeats: int, sync=lambda: None) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def data(n: int, d: int, seed: int = 0):
@@ -73,77 +60,92 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def rows(full: bool = False, repeats: int = 3, scale: float = 1.0) -> list[Row]:
+    """Every selection score against its anchor on the CPU (``scale`` multiplies the default row counts)."""
+    from sklearn.feature_selection import f_classif, mutual_info_classif
+
+    def pick(key):
+        n, d = SIZES[key][1 if full else 0]
+        return (n if full else max(50, int(n * scale))), d
+
+    out: list[Row] = []
+    res: dict = {}
+
+    n, d = pick("f_classif")
+    X, y = data(n, d)
+    Xt = torch.from_numpy(X)
+    t = interleaved({"fx": lambda: fx.select(Xt, y, "f_classif").scores.numpy(), "sk": lambda: f_classif(X, y)[0]},
+                    repeats, outputs=res)
+    rel = float(np.nanmax(np.abs(res["fx"] / res["sk"] - 1)))
+    out.append(Row("selection", "f_classif", "scikit-learn f_classif", f"N={n} d={d}", t["fx"], t["sk"], rel,
+                   "max rel diff"))
+
+    n, d = pick("mutual_info_classif")
+    X, y = data(n, d)
+    Xt = torch.from_numpy(X)
+    reps = max(1, repeats // 3)
+    t = interleaved({"fx": lambda: fx.select(Xt, y, "mi"), "sk": lambda: mutual_info_classif(X, y, random_state=0)},
+                    reps)
+    diff = np.abs(fx.select(Xt.double(), y, "mi").scores.numpy() - mutual_info_classif(X.astype(np.float64), y,
+                                                                                        random_state=0)).max()
+    out.append(Row("selection", "mutual information", "scikit-learn mutual_info_classif", f"N={n} d={d}", t["fx"],
+                   t["sk"], float(diff), "max abs diff (nats, float64)"))
+
+    n, d = pick("relieff")
+    why = missing("skrebate")
+    if why:
+        out.append(Row("selection", "ReliefF", "skrebate ReliefF", f"N={n} d={d}", note=why))
+    else:
+        out.append(relieff_row(n, d, reps))
+
+    n, d = pick("inf_fs")
+    X, y = data(n, d)
+    Xt = torch.from_numpy(X)
+    t = interleaved({"fx": lambda: fx.select(Xt, y, "inf_fs"), "np": lambda: numpy_inffs(X, y)}, repeats)
+    rho = spearman(fx.select(Xt.double(), y, "inf_fs").scores.numpy(), numpy_inffs(X, y))
+    out.append(Row("selection", "Inf-FS", "NumPy Inf-FS (explicit inverse)", f"N={n} d={d}", t["fx"], t["np"], rho,
+                   "rank corr"))
+    return out
+
+
+def relieff_row(n: int, d: int, repeats: int = 1, n_neighbors: int = 10) -> Row:
+    """fx ReliefF against skrebate's on the same float64 data; agreement: Spearman correlation of the scores."""
+    from skrebate import ReliefF
+
+    X, y = data(n, d)
+    X64 = X.astype(np.float64)
+    Xt = torch.from_numpy(X64)
+    res: dict = {}
+    t = interleaved({"fx": lambda: fx.select(Xt, y, "relieff", n_neighbors=n_neighbors).scores.numpy(),
+                     "sk": lambda: ReliefF(n_neighbors=n_neighbors, n_features_to_select=5).fit(X64, y)
+                     .feature_importances_}, repeats, outputs=res)
+    return Row("selection", "ReliefF", "skrebate ReliefF", f"N={n} d={d}", t["fx"], t["sk"],
+               spearman(res["fx"], res["sk"]), "rank corr")
+
+
+def cuda_figures(repeats: int) -> None:
+    """fx alone on the GPU at the issue's size (the anchors have no GPU path)."""
+    n, d = SIZES["f_classif"][1]
+    X, y = data(n, d)
+    Xg = torch.from_numpy(X).cuda()
+    print(f"[cuda] {torch.cuda.get_device_name()} at the issue's size {n} x {d}:")
+    for m, extra in (("f_classif", {}), ("fisher", {}), ("inf_fs", {}), ("mi", {}), ("relieff", {"n_instances": 2000})):
+        t = timed(lambda: fx.select(Xg, y, m, **extra), 1 if m in ("mi", "relieff") else repeats, sync_for("cuda"))
+        print(f"[cuda] {m:10s} {t * 1e3:10.1f} ms" + (" (2,000 updating instances)" if extra else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="run every comparison at 20,000 x 5,000")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from sklearn.feature_selection import f_classif, mutual_info_classif
-
-    print(f"feature selection, float32, 10 classes, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"median of {args.repeats}")
     if not args.full:
         print("NOTE: scaled down from the issue's 20,000 x 5,000 so that every anchor finishes in seconds on this CPU; "
               "the ratios compare both sides at the same size. Use --full for the issue's size.")
-    rows = []
-
-    def report(name, n, d, t_fx, t_ref, agree, ref_name):
-        rows.append((name, n, d, t_fx, t_ref))
-        print(f"{name:20s} {n:6d} x {d:5d} | fx {t_fx * 1e3:9.1f} ms | {ref_name} {t_ref * 1e3:10.1f} ms | "
-              f"speed-up {t_ref / t_fx:7.1f}x | {agree}")
-
-    pick = lambda key: SIZES[key][1 if args.full else 0]  # noqa: E731
-
-    n, d = pick("f_classif")
-    X, y = data(n, d)
-    Xt = torch.from_numpy(X)
-    t_fx = timed(lambda: fx.select(Xt, y, "f_classif"), args.repeats)
-    t_ref = timed(lambda: f_classif(X, y), args.repeats)
-    rel = np.nanmax(np.abs(fx.select(Xt, y, "f_classif").scores.numpy() / f_classif(X, y)[0] - 1))
-    report("f_classif", n, d, t_fx, t_ref, f"max rel diff {rel:.1e}", "sklearn")
-
-    n, d = pick("mutual_info_classif")
-    X, y = data(n, d)
-    Xt = torch.from_numpy(X)
-    reps = max(1, args.repeats // 3)
-    t_fx = timed(lambda: fx.select(Xt, y, "mi"), reps)
-    t_ref = timed(lambda: mutual_info_classif(X, y, random_state=0), reps)
-    diff = np.abs(fx.select(Xt.double(), y, "mi").scores.numpy() - mutual_info_classif(X.astype(np.float64), y,
-                                                                                        random_state=0)).max()
-    report("mutual_info_classif", n, d, t_fx, t_ref, f"max |diff| {diff:.1e} nats", "sklearn")
-
-    n, d = pick("relieff")
-    X, y = data(n, d)
-    Xt = torch.from_numpy(X.astype(np.float64))
-    try:
-        from skrebate import ReliefF
-
-        t_fx = timed(lambda: fx.select(Xt, y, "relieff", n_neighbors=10), reps)
-        t_ref = timed(lambda: ReliefF(n_neighbors=10, n_features_to_select=5).fit(X.astype(np.float64), y), 1)
-        ref = ReliefF(n_neighbors=10, n_features_to_select=5).fit(X.astype(np.float64), y).feature_importances_
-        agree = f"rank corr {spearman(fx.select(Xt, y, 'relieff', n_neighbors=10).scores.numpy(), ref):.3f}"
-        report("ReliefF", n, d, t_fx, t_ref, agree, "skrebate")
-    except ImportError:
-        print("ReliefF: skrebate is not installed (pip install skrebate); skipped")
-
-    n, d = pick("inf_fs")
-    X, y = data(n, d)
-    Xt = torch.from_numpy(X)
-    t_fx = timed(lambda: fx.select(Xt, y, "inf_fs"), args.repeats)
-    t_ref = timed(lambda: numpy_inffs(X, y), args.repeats)
-    agree = f"rank corr {spearman(fx.select(Xt.double(), y, 'inf_fs').scores.numpy(), numpy_inffs(X, y)):.6f}"
-    report("Inf-FS", n, d, t_fx, t_ref, agree, "numpy  ")
-
+    print_table(rows(args.full, args.repeats), f"feature selection, float32, 10 classes, torch {torch.__version__}, "
+                                               f"median of {args.repeats} interleaved rounds")
     if torch.cuda.is_available():
-        n, d = SIZES["f_classif"][1]
-        X, y = data(n, d)
-        Xg = torch.from_numpy(X).cuda()
-        sync = torch.cuda.synchronize
-        print(f"[cuda] {torch.cuda.get_device_name()} at the issue's size {n} x {d}:")
-        for m, extra in (("f_classif", {}), ("fisher", {}), ("inf_fs", {}), ("mi", {}),
-                         ("relieff", {"n_instances": 2000})):
-            t = timed(lambda: fx.select(Xg, y, m, **extra), 1 if m in ("mi", "relieff") else args.repeats, sync)
-            print(f"[cuda] {m:10s} {t * 1e3:10.1f} ms" + (" (2,000 updating instances)" if extra else ""))
+        cuda_figures(args.repeats)
     else:
         print("no CUDA device: GPU figures not measured")
 
