@@ -40,6 +40,12 @@ from common import Row, interleaved, print_table, timed
 import fxwidgets as fx
 
 
+def overhead_line(t: dict) -> None:
+    """Print fx against the bare model passes (the time of the passes alone is the floor)."""
+    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
+          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+
+
 def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(
@@ -73,8 +79,7 @@ def bench_ig(args, captum_attr) -> list[Row]:
         ig = captum_attr.IntegratedGradients(net)
         fns["captum"] = lambda: ig.attribute(x, target=3, n_steps=steps, method="gausslegendre", internal_batch_size=chunk)
     t = interleaved(fns, args.repeats, stat="min")
-    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
-          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    overhead_line(t)
     size = f"{B}x3x{S}x{S} steps={steps}"
     out = [Row("attribution", "Integrated Gradients", "bare fwd+bwd passes", size, t["fx"], t["bare"],
                note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
@@ -201,8 +206,7 @@ def bench_occlusion(args, captum_attr) -> list[Row]:
         fns["captum"] = lambda: occ.attribute(x, sliding_window_shapes=win, strides=stride, target=1,
                                               perturbations_per_eval=max(1, chunk // B))
     t = interleaved(fns, args.repeats, stat="min")
-    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
-          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    overhead_line(t)
     size = f"{B}x3x{S}x{S} window 8x8"
     out = [Row("attribution", "occlusion", "bare forward passes", size, t["fx"], t["bare"],
                note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]

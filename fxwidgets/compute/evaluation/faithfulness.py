@@ -24,19 +24,8 @@ from collections.abc import Iterator
 
 import torch
 
-from .core import (
-    EvaluationPlan,
-    Metric,
-    MetricChunk,
-    MetricSpec,
-    bool_param,
-    callable_param,
-    choice_param,
-    float_param,
-    int_param,
-    run_rows,
-    stream_id,
-)
+from .core import (EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, callable_param, choice_param,
+                   float_param, int_param, run_rows, stream_id)
 from .perturb import (
     attribution_dot,
     baseline_rows,
@@ -170,6 +159,7 @@ class _Curve(Metric):
     """Deletion and insertion: the model output as features are changed in decreasing order of attribution."""
 
     inserting = False
+    defaults = {"n_steps": None, "baseline": None, "abs": False, "blur_sigma": 3.0}
 
     def prepare(self, plan: EvaluationPlan, spec: MetricSpec) -> None:
         d = plan.n_features
@@ -228,7 +218,6 @@ class Deletion(_Curve):
     name = "deletion"
     higher_is_better = False
     inserting = False
-    defaults = {"n_steps": None, "baseline": None, "abs": False, "blur_sigma": 3.0}
     description = "area under the output as the most-attributed features are removed first (lower is better)"
 
 
@@ -236,5 +225,4 @@ class Insertion(_Curve):
     name = "insertion"
     higher_is_better = True
     inserting = True
-    defaults = {"n_steps": None, "baseline": None, "abs": False, "blur_sigma": 3.0}
     description = "area under the output as the most-attributed features are inserted first (higher is better)"

@@ -22,19 +22,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .core import (
-    EvaluationPlan,
-    Metric,
-    MetricChunk,
-    MetricSpec,
-    bool_param,
-    callable_param,
-    choice_param,
-    float_param,
-    int_param,
-    run_rows,
-    stream_id,
-)
+from .core import (EvaluationPlan, Metric, MetricChunk, MetricSpec, bool_param, callable_param, choice_param,
+                   float_param, int_param, run_rows, stream_id)
 from .perturb import call_input_perturb, uniform_noise
 
 
