@@ -5,6 +5,7 @@
 // worst (red) to the best (green) method of its column by the metric's direction, the best marked ★. A click on a
 // column header sorts the rows by it (best first; again to reverse); a click on a cell writes `selected` and draws
 // its detail below: the deletion / insertion curve, the similarity per randomised layer, or the per-sample values.
+// The randomisation checks' detail also shows the first sample's map before and after each randomisation.
 // The columns are split into several tables stacked when they do not fit the width, so nothing is clipped.
 // All numbers come from the kernel; the view only lays them out.
 

@@ -6,7 +6,8 @@ values as dots). Each column is coloured from the worst to the best method by th
 rule as ``EvaluationResult.plot``) and its best method is marked. Clicking a column header sorts the rows by it
 (best first, again to reverse); clicking a cell writes :attr:`selected` and opens that cell's detail: the mean
 deletion / insertion curve with a ± 1 s.e. band and some samples' curves (other methods' mean curves behind it),
-the similarity per randomised layer for the model-randomisation check, or the per-sample values for the others.
+the similarity per randomised layer for the model-randomisation check, or the per-sample values for the others;
+for the randomisation checks also the first sample's map before and after each randomisation, as small heatmaps.
 Fed by a finished :class:`~fxwidgets.EvaluationResult` or by the job of ``fx.evaluate(..., stream=True)``, whose
 partial table fills the cells as per-sample values arrive.
 
