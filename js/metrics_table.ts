@@ -5,12 +5,15 @@
 // worst (red) to the best (green) method of its column by the metric's direction, the best marked ★. A click on a
 // column header sorts the rows by it (best first; again to reverse); a click on a cell writes `selected` and draws
 // its detail below: the deletion / insertion curve, the similarity per randomised layer, or the per-sample values.
+// The randomisation checks' detail also shows the first sample's map before and after each randomisation.
 // The columns are split into several tables stacked when they do not fit the width, so nothing is clipped.
 // All numbers come from the kernel; the view only lays them out.
 
 import type { NdArray } from "./lib/codec";
 import { chartBox, drawChartAxes, setupCanvas, type PlotBox } from "./lib/chart";
 import { measureText } from "./lib/axis";
+import { colorize, getColormap } from "./lib/colormaps";
+import { absMax, mapTiles } from "./lib/map_row";
 import { fmt, methodTitle } from "./lib/format";
 import type { AxisSpec } from "./lib/scale";
 import type { Theme } from "./lib/theme";
@@ -65,6 +68,9 @@ export interface Detail {
   curve_stderr?: NdArray;
   curves?: NdArray;
   others?: Array<{ method: string; curve_mean: NdArray }>;
+  maps?: NdArray; // randomisation checks: (steps + 1, H, W) or (steps + 1, d), the original map first
+  map_labels?: string[];
+  map_row?: number;
 }
 
 const CELL_W = 112; // CSS px of a metric column at full size
@@ -99,6 +105,7 @@ const CSS = `
 .fx-metrics .fx-detail-box { display: flex; flex-direction: column; gap: 3px; max-width: 100%; }
 .fx-metrics .fx-detail-title { font-weight: 600; overflow-wrap: anywhere; }
 .fx-metrics canvas.fx-detail { display: block; }
+.fx-metrics canvas.fx-detail-maps { display: block; }
 `;
 
 /** Arrow telling which way a metric is better. */
@@ -177,7 +184,10 @@ function setup(view: View<Traits>): void {
   const detailTitle = h("div", { class: "fx-detail-title" });
   const detailCanvas = h("canvas", { class: "fx-detail", attrs: { role: "img", "aria-label": "detail of the selected cell" } });
   const detailCaption = h("div", { class: "fx-caption fx-detail-caption" });
-  const detailBox = h("div", { class: "fx-detail-box", children: [detailTitle, detailCanvas, detailCaption] });
+  const mapsCanvas = h("canvas", { class: "fx-detail-maps", attrs: { role: "img", "aria-label": "the sample's maps as the model is randomised" } });
+  const mapsCaption = h("div", { class: "fx-caption fx-maps-caption" });
+  const detailBox = h("div", { class: "fx-detail-box", children: [detailTitle, detailCanvas, detailCaption, mapsCanvas, mapsCaption] });
+  view.data("maps", 0);
   setHidden(detailBox, true);
   const tip = createTooltip(root);
   const job = view.jobUi();
@@ -352,6 +362,7 @@ function setup(view: View<Traits>): void {
       detail = null;
       setHidden(detailBox, true);
       view.data("detail", "");
+      view.data("maps", 0);
       return;
     }
     const key = `${sel.method}|${sel.metric}`;
@@ -384,6 +395,7 @@ function setup(view: View<Traits>): void {
     if (!ctx) return;
     if (d.kind === "values") drawValues(ctx, w, d);
     else drawCurves(ctx, w, d);
+    drawMaps(w, d);
     const shown = Object.entries(d.params ?? {})
       .filter(([, v]) => v !== null && typeof v !== "object")
       .map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v) : String(v)}`);
@@ -396,6 +408,53 @@ function setup(view: View<Traits>): void {
             "A map that stays similar does not depend on what the model learned (lower is better)."
           : "Each dot is one sample's value; the line is the mean, the band ± 1 s.e.") + (shown.length ? ` Parameters: ${shown.join(", ")}.` : "");
     view.settled();
+  }
+
+  // The kept sample's maps, each in a diverging map with its own symmetric range (a randomised map can be orders of
+  // magnitude smaller than the original: a shared range would paint it blank), labelled under it.
+  function drawMaps(w: number, d: Detail): void {
+    const m = d.maps;
+    const S = m && m.shape.length >= 2 ? m.shape[0] : 0;
+    setHidden(mapsCanvas, S === 0);
+    setHidden(mapsCaption, S === 0);
+    view.data("maps", S);
+    if (!m || S === 0) return;
+    const rows = m.shape.length >= 3 ? m.shape[1] : 1;
+    const cols = m.shape.length >= 3 ? m.shape[2] : m.shape[1];
+    const n = rows * cols;
+    const labelH = 14;
+    const t = mapTiles(S, rows, cols, w, { labelH });
+    const ctx = setupCanvas(mapsCanvas, w, t.height, view.theme);
+    if (!ctx) return;
+    const lut = getColormap("RdBu_r");
+    const small = document.createElement("canvas");
+    small.width = cols;
+    small.height = rows;
+    const sctx = small.getContext("2d");
+    if (!sctx) return;
+    const img = sctx.createImageData(cols, rows);
+    ctx.font = `11px ${view.theme.fontFamily}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (let s = 0; s < S; s++) {
+      const v = (m.data as Float32Array).subarray(s * n, (s + 1) * n);
+      const r = absMax(v);
+      colorize(v, lut, -r, r, img.data, [0, 0, 0, 0]);
+      sctx.putImageData(img, 0, 0);
+      const { x, y } = t.tiles[s];
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, x, y, t.tileW, t.tileH);
+      ctx.strokeStyle = view.theme.font2;
+      ctx.lineWidth = 1;
+      ctx.strokeRect(x + 0.5, y + 0.5, t.tileW - 1, t.tileH - 1);
+      let label = d.map_labels?.[s] ?? String(s);
+      while (label.length > 1 && measureText(label, view.theme.fontFamily, 11) > t.tileW + 6) label = label.slice(0, -2) + "…";
+      ctx.fillStyle = view.theme.font1;
+      ctx.fillText(label, x + t.tileW / 2, y + t.tileH + 2);
+    }
+    mapsCaption.textContent =
+      `Sample ${d.map_row ?? 0}'s map, then its map ${d.kind === "layers" ? "after each layer is re-initialised" : "for another class"} ` +
+      "(blue negative, red positive; each map in its own symmetric range). Maps that keep their structure fail the check.";
   }
 
   function drawCurves(ctx: CanvasRenderingContext2D, w: number, d: Detail): void {

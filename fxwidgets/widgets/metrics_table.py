@@ -6,7 +6,8 @@ values as dots). Each column is coloured from the worst to the best method by th
 rule as ``EvaluationResult.plot``) and its best method is marked. Clicking a column header sorts the rows by it
 (best first, again to reverse); clicking a cell writes :attr:`selected` and opens that cell's detail: the mean
 deletion / insertion curve with a ± 1 s.e. band and some samples' curves (other methods' mean curves behind it),
-the similarity per randomised layer for the model-randomisation check, or the per-sample values for the others.
+the similarity per randomised layer for the model-randomisation check, or the per-sample values for the others;
+for the randomisation checks also the first sample's map before and after each randomisation, as small heatmaps.
 Fed by a finished :class:`~fxwidgets.EvaluationResult` or by the job of ``fx.evaluate(..., stream=True)``, whose
 partial table fills the cells as per-sample values arrive.
 
@@ -25,11 +26,15 @@ Contract with js/metrics_table.ts (the shared rules of docs/protocol.md apply: a
   "layers" | "values", higher_is_better, mean, stderr, n_valid, params}`` plus for curves ``x`` (float32 P),
   ``labels`` (layer names or null), ``axis``, ``y_label``, ``curve_mean``/``curve_stderr`` (float32 P),
   ``curves`` (float32 S x P, at most MAX_DETAIL_CURVES samples), ``others`` ([{method, curve_mean}]); and for
-  every kind ``values`` (float32, per sample, at most MAX_DETAIL_SAMPLES) with ``sample_index`` (int32);
+  every kind ``values`` (float32, per sample, at most MAX_DETAIL_SAMPLES) with ``sample_index`` (int32); for the
+  randomisation checks (model_randomisation, random_target) also ``maps`` (float32, steps + 1 maps of shape
+  (H, W) or (d,): the original map, then the map after each randomised layer or of the other class; image maps
+  with their channels summed), ``map_labels`` (steps + 1 str) and ``map_row`` (the sample, int);
   ``cancel {}`` as every view.
 - DOM for tests: root ``div.fx-metrics`` with ``data-rows`` (the methods in the order shown, joined by "|"),
   ``data-sort``, ``data-selected`` ("method|metric"), ``data-detail`` (the cell whose detail is drawn),
-  ``data-tables`` (table messages received), ``data-status``; ``table.fx-mtable`` (several when the columns are
+  ``data-tables`` (table messages received), ``data-status``, ``data-maps`` (maps drawn in the detail);
+  ``table.fx-mtable`` (several when the columns are
   split to fit the width) with ``th.fx-mhead[data-metric]``, ``tr[data-method]``, ``td.fx-mcell[data-method]
   [data-metric]`` holding ``canvas.fx-strip``; ``canvas.fx-detail``.
 """
@@ -142,6 +147,7 @@ def detail_message(result: EvaluationResult, method: str, metric: str) -> dict:
                  "mean": float(r.mean), "stderr": float(r.stderr), "n_valid": int(r.n_valid),
                  "params": _plain(dict(r.params)), "values": v[pick].astype(np.float32),
                  "sample_index": pick.astype(np.int32), "kind": "values"}
+    out.update(_maps(r))
     if r.curves is None or r.curve_x is None:
         return out
     curves = r.curves.detach().double().cpu().numpy()
@@ -163,6 +169,30 @@ def detail_message(result: EvaluationResult, method: str, metric: str) -> dict:
                 "curve_mean": mean.astype(np.float32), "curve_stderr": se.astype(np.float32),
                 "curves": curves[rows].astype(np.float32), "others": others})
     return out
+
+
+def _maps(r: Any) -> dict:
+    """The randomisation checks' kept maps of the first sample (see the module docstring): ``maps`` (float32,
+    steps + 1 maps, channels summed for images), ``map_labels`` and ``map_row``; {} when the record keeps none."""
+    kept = r.extras.get("maps")
+    if kept is None or kept.shape[0] == 0:
+        return {}
+    m = kept.detach().float().cpu().numpy()
+    done = np.flatnonzero(np.isfinite(m.reshape(m.shape[0], -1)).all(1))
+    if done.size == 0:  # a partial record whose first samples are not done yet
+        return {}
+    row = int(done[0])
+    maps = m[row]
+    if maps.ndim == 4:  # (steps + 1, C, H, W): the channels summed, as the attribution view draws images
+        maps = maps.sum(1)
+    elif maps.ndim > 4:
+        maps = maps.reshape(maps.shape[0], -1)
+    if r.name == "random_target":
+        other = r.extras.get("other_target")
+        labels = ["original", "class " + (str(int(other[row])) if other is not None else "?")]
+    else:
+        labels = ["original", *(f"after {n}" for n in (r.curve_labels or ()))]
+    return {"maps": np.ascontiguousarray(maps, dtype=np.float32), "map_labels": labels[:maps.shape[0]], "map_row": row}
 
 
 def _curve_stats(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

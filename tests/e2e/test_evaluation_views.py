@@ -79,7 +79,7 @@ task = planted_image_task(12, size=12, seed=0)
 maps = {m: fx.attribute(task.model, task.inputs, target=1, method=m) for m in ('saliency', 'integrated_gradients')}
 maps['random'] = torch.randn(task.inputs.shape, generator=torch.Generator().manual_seed(0))
 result = fx.evaluate(task.model, task.inputs, maps, mask=task.mask,
-                     metrics=['deletion', 'complexity', 'sparseness', 'top_k_precision'])
+                     metrics=['deletion', 'complexity', 'sparseness', 'top_k_precision', 'model_randomisation'])
 table = result.show()
 table
 """
@@ -92,7 +92,7 @@ def test_metrics_table_sorts_on_a_header_click_and_opens_a_cells_curve(jupyter_s
     sel = "div.fx-metrics"
     lab.wait_attr(page, sel, "data-tables", "Number(v) >= 1", 60_000, nth=nth)
     root = page.locator(sel).nth(nth)
-    assert root.locator("td.fx-mcell").count() == 3 * 4
+    assert root.locator("td.fx-mcell").count() == 3 * 5
     # the spread of every cell is painted (the random map's complexity is one of them)
     model_id = lab.run_cell_json(page, "table.model_id")
     cell = "td.fx-mcell[data-method='random'][data-metric='complexity'] canvas.fx-strip"
@@ -126,6 +126,16 @@ def test_metrics_table_sorts_on_a_header_click_and_opens_a_cells_curve(jupyter_s
     title = root.locator(".fx-detail-title").inner_text()
     assert title.startswith("Integrated Gradients — deletion")
     root.screenshot(path=str(artifacts / "metrics-table-detail.png"))
+
+    # the sanity check's cell: its similarity per layer and the first sample's maps, original then randomised
+    root.locator("td.fx-mcell[data-method='saliency'][data-metric='model_randomisation']").first.click()
+    lab.wait_attr(page, sel, "data-detail", "v === 'saliency|model_randomisation'", 20_000, nth=nth)
+    n_maps = lab.run_cell_json(page, "len(result['saliency', 'model_randomisation'].curve_labels) + 1")
+    lab.wait_attr(page, sel, "data-maps", f"Number(v) === {n_maps}", 20_000, nth=nth)
+    tiles = lab.canvas_stats(page, "canvas.fx-detail-maps", lab.widget_element_index(page, name, model_id, "canvas.fx-detail-maps"))
+    assert tiles["distinct"] > 20 and tiles["non_background"] > 0.05, tiles
+    assert "re-initialised" in root.locator(".fx-maps-caption").inner_text()
+    root.screenshot(path=str(artifacts / "metrics-table-maps.png"))
     _fits(page, sel, nth, 400, artifacts / "metrics-table-400.png")
 
 

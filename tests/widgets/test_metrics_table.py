@@ -183,3 +183,56 @@ def test_a_cancelled_stream_keeps_its_partial_table(task, maps):
     assert view.status in ("cancelled", "done")
     t = view._rpc_table({})
     assert t["means"].shape == (3, 1) and t["progress"] <= 1.0
+
+
+def test_detail_of_a_randomisation_check_carries_the_sample_maps_before_and_after(task, maps, result):
+    import copy
+
+    from fxwidgets.compute.evaluation.randomisation import MAP_BYTES, reset_layer
+
+    rec = result["saliency", "model_randomisation"]
+    d = detail_message(result, "saliency", "model_randomisation")
+    layers = list(rec.curve_labels)
+    assert d["maps"].dtype == np.float32 and d["maps"].shape == (len(layers) + 1, 12, 12)
+    assert d["map_labels"] == ["original", *(f"after {n}" for n in layers)] and d["map_row"] == 0
+    row = d["map_row"]
+    # first: the method's own map of that row (its one channel summed away)
+    np.testing.assert_array_equal(d["maps"][0], maps["saliency"].numpy()[row].sum(0))
+    # last: the map of the model with every layer re-initialised (seeded as the check seeds it)
+    work = copy.deepcopy(task.model)
+    for name in layers:
+        reset_layer(work.get_submodule(name), result.seed, torch.device("cpu"))
+    again = fx.attribute(work, task.inputs[row:row + 1], target=1, method="saliency")
+    np.testing.assert_allclose(d["maps"][-1], again.numpy()[0].sum(0), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(d["maps"][-1], d["maps"][0])
+    kept = rec.extras["maps"]
+    assert kept.shape[:2] == (4, len(layers) + 1) and kept.numel() * kept.element_size() <= MAP_BYTES
+
+
+def test_detail_of_random_target_carries_the_other_class_map(task, maps):
+    res = fx.evaluate(task.model, task.inputs, {"saliency": maps["saliency"]}, mask=task.mask, metrics=["random_target"])
+    rec = res["saliency", "random_target"]
+    d = detail_message(res, "saliency", "random_target")
+    other = int(rec.extras["other_target"][0])
+    assert d["kind"] == "values" and d["maps"].shape == (2, 12, 12) and d["map_labels"] == ["original", f"class {other}"]
+    np.testing.assert_array_equal(d["maps"][0], maps["saliency"].numpy()[0].sum(0))
+    again = fx.attribute(task.model, task.inputs[:1], target=other, method="saliency")
+    np.testing.assert_allclose(d["maps"][1], again.numpy()[0].sum(0), rtol=1e-5, atol=1e-7)
+
+
+def test_the_kept_maps_are_bounded_and_leave_the_values_alone(task, maps, monkeypatch):
+    from fxwidgets.compute.evaluation import randomisation
+
+    def run():
+        return fx.evaluate(task.model, task.inputs, {"saliency": maps["saliency"]}, metrics=["model_randomisation"],
+                           chunk_size=3)["saliency", "model_randomisation"]
+
+    full = run()
+    per_row = 2 * 12 * 12 * 4  # original + one randomised layer, float32
+    monkeypatch.setattr(randomisation, "MAP_BYTES", 2 * per_row + 7)
+    two = run()
+    assert two.extras["maps"].shape[0] == 2 and torch.equal(two.extras["maps"], full.extras["maps"][:2])
+    monkeypatch.setattr(randomisation, "MAP_BYTES", per_row - 1)
+    none = run()
+    assert "maps" not in none.extras
+    assert torch.equal(none.values, full.values) and torch.equal(two.values, full.values)

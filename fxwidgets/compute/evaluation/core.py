@@ -313,6 +313,7 @@ class EvaluationAccumulator:
         self.curves: dict[str, torch.Tensor] = {}
         self.value_stderr: dict[str, torch.Tensor] = {}
         self.extras: dict[str, dict[str, torch.Tensor]] = {m.name: {} for m in plan.metrics}
+        self.heads: dict[str, dict[str, int]] = {m.name: dict(m.extra.get("head_rows", {})) for m in plan.metrics}
         for m in plan.metrics:
             cx = m.extra.get("curve_x")
             if cx is not None:
@@ -333,8 +334,16 @@ class EvaluationAccumulator:
             if name not in self.value_stderr:
                 self.value_stderr[name] = torch.full_like(self.values[name], float("nan"))
             self.value_stderr[name][sl] = step.value_stderr.to(self.values[name].dtype)
+        head = self.heads[name]
         for k, v in step.extras.items():
             ex = self.extras[name]
+            if k in head:  # kept for the first head[k] samples only (e.g. the randomisation checks' maps)
+                if k not in ex:
+                    ex[k] = torch.full((head[k], *v.shape[1:]), float("nan"), dtype=v.dtype, device=v.device)
+                n = max(0, min(step.stop, head[k]) - step.start)
+                if n:
+                    ex[k][step.start:step.start + n] = v[:n]
+                continue
             if k not in ex:
                 ex[k] = torch.full((self.plan.batch, *v.shape[1:]), -1 if not v.is_floating_point() else float("nan"),
                                    dtype=v.dtype, device=v.device)

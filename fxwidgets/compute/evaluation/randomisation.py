@@ -16,6 +16,12 @@ randomised cannot be explaining the model.
   the explanation of a class drawn uniformly among the *other* classes (SSIM of the flattened maps by default, as
   Quantus). Lower is better. ``other_target=`` fixes the classes instead of drawing them.
 
+Both keep, for the first few samples (``MAP_ROWS`` at most, fewer when their maps would pass ``MAP_BYTES``), the
+maps themselves, as the raw explanations (float32) in the record's ``extras``: ``maps`` (K, steps + 1, *map shape),
+the original map first, then the map after each randomised layer (model_randomisation) or of the other class
+(random_target, whose class is ``extras["other_target"]``); the layers are the record's ``curve_labels``. They do not
+enter the values.
+
 Maps are compared after taking |a| when ``abs`` and after dividing each by its largest |value| (Quantus
 normalises by the maximum too); correlations ignore the scaling, SSIM does not.
 """
@@ -43,6 +49,27 @@ from .core import (
     stream_id,
 )
 from .stats import SIMILARITIES, similarity
+
+
+#: Samples whose maps (original and each randomised one) the record keeps for the views.
+MAP_ROWS = 4
+#: Bound on those kept maps (float32) per method and metric.
+MAP_BYTES = 8 * 2**20
+
+
+def kept_map_rows(plan: EvaluationPlan, spec: MetricSpec, steps: int) -> int:
+    """How many of the first samples keep their ``steps + 1`` maps (0 when one sample's would pass MAP_BYTES);
+    records it in ``spec.extra["head_rows"]`` so the accumulator keeps a (K, ...) extra rather than (B, ...)."""
+    per_row = (steps + 1) * plan.n_features * 4
+    k = min(MAP_ROWS, plan.batch + plan.sample_offset, MAP_BYTES // max(per_row, 1))
+    if k > 0:
+        spec.extra["head_rows"] = {"maps": k}
+    return k
+
+
+def _head(plan: EvaluationPlan, a: int, b: int, k: int) -> int:
+    """How many of this plan's samples a:b are among the first k of the dataset (their maps are kept)."""
+    return max(0, min(b, k - plan.sample_offset) - a)
 
 
 def prepare_maps(a: torch.Tensor, absolute: bool) -> torch.Tensor:
@@ -114,6 +141,7 @@ class ModelRandomisation(Metric):
         spec.extra["curve_axis"] = {"top_down": "layers randomised, from the top", "bottom_up": "layers randomised, from the bottom",
                                     "independent": "layer randomised alone"}[order]
         spec.units = plan.batch * len(names)
+        kept_map_rows(plan, spec, len(names))
 
     def nbytes(self, plan: EvaluationPlan, spec: MetricSpec) -> int:
         model_bytes = sum(t.numel() * t.element_size() for t in plan.model.state_dict().values())
@@ -127,23 +155,30 @@ class ModelRandomisation(Metric):
         original = plan.model
         work = copy.deepcopy(original)
         B = plan.batch
+        k = spec.extra.get("head_rows", {}).get("maps", 0)
         for a in range(0, B, plan.chunk_size):
             b = min(B, a + plan.chunk_size)
             samples = torch.arange(a, b, device=plan.device)
             x = plan.inputs[a:b]
             ref = prepare_maps(plan.attributions[a:b], p["abs"])
             sims = torch.full((b - a, L), float("nan"), dtype=plan.dtype, device=plan.device)
+            h = _head(plan, a, b, k)
+            maps = [plan.attributions[a:a + h].float()] if h else []
             work.load_state_dict(original.state_dict())
             for j, name in enumerate(names):
                 if p["order"] == "independent":
                     work.load_state_dict(original.state_dict())
                 reset_layer(work.get_submodule(name), plan.seed, plan.device)
-                e = prepare_maps(plan.explain(x, samples, model=work), p["abs"])
+                raw = plan.explain(x, samples, model=work)
+                if h:
+                    maps.append(raw[:h].float())
+                e = prepare_maps(raw, p["abs"])
                 sims[:, j] = similarity(p["similarity"], ref, e, win_size=p["win_size"])
                 if j < L - 1:
                     yield MetricChunk(a, a, b - a)
             values = sims[:, -1] if p["summary"] == "last" else sims.nanmean(1)
-            yield MetricChunk(a, b, b - a, values=values, curves=sims)
+            extras = {"maps": torch.stack(maps, 1)} if h else {}
+            yield MetricChunk(a, b, b - a, values=values, curves=sims, extras=extras)
 
 
 class RandomTarget(Metric):
@@ -157,6 +192,7 @@ class RandomTarget(Metric):
         _check_similarity(plan, spec)
         bool_param(spec, "abs")
         spec.units = plan.batch
+        kept_map_rows(plan, spec, 1)
 
     def check(self, plan: EvaluationPlan, spec: MetricSpec) -> None:
         """After the model pass: draw (or check) one other class per sample."""
@@ -184,14 +220,25 @@ class RandomTarget(Metric):
     def run(self, plan: EvaluationPlan, spec: MetricSpec) -> Iterator[MetricChunk]:
         p = spec.params
         other = spec.extra["other_target"]
+        k = spec.extra.get("head_rows", {}).get("maps", 0)
+        kept: list[torch.Tensor] = []  # the other class's maps of the first samples, in order (per_sample is 1)
 
         def row_fn(samples: torch.Tensor, draws: torch.Tensor, first_row: int) -> dict[str, torch.Tensor]:
             e = plan.explain(plan.inputs[samples], samples, target=other[samples])
+            h = _head(plan, int(samples[0]), int(samples[-1]) + 1, k)
+            if h:
+                kept.append(e[:h].float())
             ref = prepare_maps(plan.attributions[samples], p["abs"])
             return {"s": similarity(p["similarity"], ref, prepare_maps(e, p["abs"]), win_size=p["win_size"])}
 
         def finish(bufs, start, stop):
-            return {"values": bufs["s"][:, 0], "extras": {"other_target": other[start:stop]}}
+            extras = {"other_target": other[start:stop]}
+            h = _head(plan, start, stop, k)
+            if h:
+                others = torch.cat(kept)[:h]
+                del kept[:]
+                extras["maps"] = torch.stack([plan.attributions[start:start + h].float(), others], 1)
+            return {"values": bufs["s"][:, 0], "extras": extras}
         yield from run_rows(plan, 1, row_fn, finish)
 
 
