@@ -107,7 +107,8 @@ def knn(X: Any, k: int = 10, metric: str = "cosine", *, Y: Any = None, exclude_s
 
     Every input problem raises before the search starts (with ``index=``: a metric faiss cannot rank by, an
     index of another dimension or metric, an index holding a different number of rows, an untrained index with
-    too few rows to train on). Ties between equal affinities are broken as ``torch.topk`` breaks them.
+    too few rows to train on). Where entries tie with a row's k-th best affinity, which of the tied
+    columns is returned is unspecified (the affinities returned are exact).
     """
     stream = check_stream(stream)
     if index is not None:

@@ -75,31 +75,72 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
     return KnnPlan(affinity=plan, k=k, exclude_self=bool(exclude_self), params=params)
 
 
-def knn_tile(plan: KnnPlan, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k neighbours (largest affinity first) of rows ``start:stop``."""
+#: Columns per group of :func:`row_top_k`'s pre-selection: 16 made the selection about 3x cheaper than a
+#: ``torch.topk`` over whole rows of 20 000 (one thread); larger groups make the candidate set grow faster than
+#: the group extremes shrink.
+TOP_K_GROUP = 16
+
+
+def row_top_k(tile: torch.Tensor, k: int, *, largest: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk(tile, k, dim=1, sorted=True)`` (values, column indices), found in two cheap passes.
+
+    The columns are split into groups of ``g`` (column ``c`` of the first ``w * g`` lies in group ``c mod w``, so
+    the extreme of every group is one elementwise max over ``g`` contiguous slices). Each of a row's k best
+    entries is at least its k-th best value v, so its group's extreme is too, and at most k groups have an
+    extreme beyond v: the k groups with the best extremes hold the k best entries. ``topk`` then runs on the
+    ``w`` group extremes and on the ``k g`` (+ the < g leftover columns) candidates instead of on all m
+    columns. The values are exactly those of ``torch.topk`` on the whole row; where several entries tie with
+    the k-th value, which of the tied columns is returned may differ.
+    """
+    r, m = tile.shape
+    g = TOP_K_GROUP
+    w = m // g
+    if w <= k:  # too few groups to gain anything
+        return torch.topk(tile, k, dim=1, largest=largest, sorted=True)
+    m0 = w * g
+    groups = tile[:, :m0].unflatten(1, (g, w))  # [i, j, c] = tile[i, j * w + c]
+    extremes = groups.amax(dim=1) if largest else groups.amin(dim=1)
+    best_groups = torch.topk(extremes, k, dim=1, largest=largest, sorted=False).indices  # (r, k)
+    offsets = torch.arange(0, m0, w, device=tile.device)
+    cols = (best_groups[:, None, :] + offsets[None, :, None]).reshape(r, g * k)
+    if m0 < m:
+        cols = torch.cat([cols, torch.arange(m0, m, device=tile.device).expand(r, m - m0)], dim=1)
+    # column order, so that ties among the candidates are broken as a topk over the whole row would
+    cols = cols.sort(dim=1).values
+    values, pos = torch.topk(tile.gather(1, cols), k, dim=1, largest=largest, sorted=True)
+    return values, cols.gather(1, pos)
+
+
+def knn_tile(plan: KnnPlan, start: int, stop: int, out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k neighbours (largest affinity first) of rows ``start:stop``; ``out``: scratch of at least that many rows
+    x m for the tile of affinities or distances (reused from tile to tile: no allocation per tile)."""
     aff = plan.affinity
-    rows = torch.arange(start, stop, device=aff.device)
+    n_rows = stop - start
+    if out is not None:
+        out = out[:n_rows]
     if aff.metric in ("rbf", "neg_sq_euclidean"):
         # Ranked on exact distances of the rescaled data (smallest first: the largest affinity); only the k kept
         # per row are converted to affinities.
-        d = distance_tile(aff, start, stop)
+        d = distance_tile(aff, start, stop, out=out)
         if plan.exclude_self:
-            d[rows - start, rows] = torch.inf
-        dist, indices = torch.topk(d, plan.k, dim=1, largest=False, sorted=True)
+            d.diagonal(offset=start).fill_(torch.inf)
+        dist, indices = row_top_k(d, plan.k, largest=False)
         return indices, distances_to_affinity(aff, dist)
-    tile = affinity_tile(aff, start, stop)
+    tile = affinity_tile(aff, start, stop, out=out)
     if plan.exclude_self:
-        tile[rows - start, rows] = -torch.inf
-    values, indices = torch.topk(tile, plan.k, dim=1, largest=True, sorted=True)
+        tile.diagonal(offset=start).fill_(-torch.inf)
+    values, indices = row_top_k(tile, plan.k, largest=True)
     return indices, values
 
 
 def iter_knn(plan: KnnPlan) -> Iterator[KnnTile]:
     n = plan.n
     step = plan.affinity.chunk_size
+    a = plan.affinity
+    scratch = torch.empty((min(n, step), a.shape[1]), dtype=a.dtype, device=a.device)
     for start in range(0, n, step):
         stop = min(n, start + step)
-        idx, val = knn_tile(plan, start, stop)
+        idx, val = knn_tile(plan, start, stop, out=scratch)
         yield KnnTile(start, stop, idx, val, n)
 
 
