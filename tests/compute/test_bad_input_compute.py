@@ -10,10 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-try:  # pandas is in the test extra, not a dependency of the package: without it the DataFrame cases skip
-    import pandas as pd
-except ImportError:  # pragma: no cover
-    pd = None
+import pandas as pd  # in the test extra (not a dependency of the package): the DataFrame cases always run
 
 import fxwidgets as fx
 from fxwidgets.compute import validate as v
@@ -108,8 +105,7 @@ CASES = [
     ("similarity-unknown-param", lambda: fx.similarity(X, Y, gamma=1.0), TypeError, "gamma"),
     # compare
     ("compare-complex", lambda: fx.compare(MODEL, data=X.astype(complex)), TypeError, "data"),
-    *([("compare-text-frame", lambda: fx.compare(MODEL, data=pd.DataFrame({"a": list("abcd")})), TypeError, "data")]
-      if pd is not None else []),
+    ("compare-text-frame", lambda: fx.compare(MODEL, data=pd.DataFrame({"a": list("abcd")})), TypeError, "data"),
     ("compare-batch-2", lambda: fx.compare(MODEL, data=X, batch_size=2), ValueError, "batch_size"),
     ("compare-batch-float", lambda: fx.compare(MODEL, data=X, batch_size=4.0), ValueError, "batch_size"),
     ("compare-threshold-nan", lambda: fx.compare(MODEL, data=X, kernel="rbf", threshold=NAN), ValueError,
@@ -172,8 +168,6 @@ def test_the_matrix_is_large_and_every_case_is_distinct():
 
 
 def test_dataframes_and_nested_lists_are_their_values():
-    if pd is None:
-        pytest.skip("pandas is not installed")
     df = pd.DataFrame(X, columns=list("abcd"))
     assert np.array_equal(fx.affinity(df).numpy(), fx.affinity(X).numpy())
     assert fx.similarity(df, pd.DataFrame(Y)).value == pytest.approx(fx.similarity(X, Y).value, rel=1e-12)
@@ -236,6 +230,5 @@ def test_validation_vocabulary_accepts_and_converts():
     assert t.dtype == torch.float32
     ids = v.cast_like(torch.ones(2, dtype=torch.int64), torch.float32, "inputs")
     assert ids.dtype == torch.int64  # token ids stay integers
-    if pd is not None:
-        assert v.as_tensor(pd.DataFrame({"a": [1.0, 2.0]}), "X").shape == (2, 1)
+    assert v.as_tensor(pd.DataFrame({"a": [1.0, 2.0]}), "X").shape == (2, 1)
     assert v.as_tensor(np.ones(2, np.float16), "X").dtype == torch.float32

@@ -6,12 +6,13 @@ import torch
 from fxwidgets.compute.knn import TOP_K_GROUP, row_top_k
 
 
-@pytest.mark.parametrize("m", [5, 10 * TOP_K_GROUP, 1000, 1003, 20000 + 7])
+# every (m, k) with k <= m, including k == m (a row that is all candidates)
+SHAPES = [(5, 1), (5, 5)] + [(m, k) for m in (10 * TOP_K_GROUP, 1000, 1003, 20000 + 7) for k in (1, 10)]
+
+
+@pytest.mark.parametrize("m,k", SHAPES)
 @pytest.mark.parametrize("largest", [True, False])
-@pytest.mark.parametrize("k", [1, 10])
 def test_same_values_and_columns_as_topk_on_distinct_entries(m, largest, k):
-    if k > m:
-        pytest.skip("k > m")
     g = torch.Generator().manual_seed(m + k)
     tile = torch.randn(37, m, generator=g)
     v, i = row_top_k(tile, k, largest=largest)
