@@ -4,6 +4,8 @@ before any work, a k-center coreset covers a mixture better than random subsets,
 
 from __future__ import annotations
 
+import importlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -89,7 +91,7 @@ def test_embed_stream_equals_blocking(data, method, options):
 
 
 def test_embed_tsne_stream_equals_blocking(data):
-    pytest.importorskip("openTSNE")
+    importlib.import_module("openTSNE")
     X, _ = data
     kw = {"perplexity": 10, "n_iter": 30, "early_exaggeration_iter": 20, "report_every": 10}
     blocking = fx.embed(X, "tsne", seed=1, **kw)

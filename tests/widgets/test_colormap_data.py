@@ -6,13 +6,15 @@ as text here, so this checks the copy the bundle actually contains, not the gene
 
 from __future__ import annotations
 
+import importlib
+
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = importlib.import_module("matplotlib")
 from matplotlib import colormaps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
