@@ -250,6 +250,12 @@ class FeatureRanking(Linkable, StreamingWidget):
     # -- the probe curve -------------------------------------------------------------------------------
     def _start_curve(self, method: str) -> None:
         with self._lock:
+            # A curve still running for a method the user left is work nobody looks at: cancel it and forget it
+            # (it starts again if that method is chosen again); finished curves stay, so switching back is free.
+            for other, running in list(self._curves.items()):
+                if other != method and not running.finished:
+                    running.cancel()
+                    del self._curves[other]
             if method in self._curves:
                 self._send_curve(method)
                 return

@@ -105,3 +105,36 @@ def test_result_show_and_bad_input(wine):
         fx.FeatureRanking(X, y, methods=["fisher"], feature_names=["a", "b"])
     with pytest.raises(TypeError, match="give FeatureRanking the data"):
         fx.FeatureRanking()
+
+
+def test_switching_method_cancels_the_curve_left_behind(wine, monkeypatch):
+    """A curve still running for the method the user left is cancelled and forgotten; a finished one is kept."""
+    import threading
+
+    import fxwidgets.widgets.feature_ranking as feature_ranking
+
+    X, y = wine
+    real = feature_ranking.iter_probe_curve
+    gate = threading.Event()
+
+    def gated_first_curve(*args, **kwargs):
+        for point in real(*args, **kwargs):
+            yield point
+            gate.wait(30)  # the first curve stalls after each point until the test lets it go
+
+    monkeypatch.setattr(feature_ranking, "iter_probe_curve", gated_first_curve)
+    view = fx.FeatureRanking(X, y, methods=["fisher", "f_classif", "relieff"], k=3)
+    first = view._curves["fisher"]
+    monkeypatch.setattr(feature_ranking, "iter_probe_curve", real)
+    view.method = "f_classif"
+    assert "fisher" not in view._curves and first.cancelled
+    gate.set()
+    assert first.wait(30) and first.status == "cancelled"
+    finished = view.curve("f_classif", timeout=30)
+    view.method = "relieff"
+    assert view._curves["f_classif"].status == "done"  # finished: kept, switching back costs nothing
+    view.curve("relieff", timeout=30)
+    view.method = "fisher"  # the cancelled curve starts again, complete
+    again = view.curve("fisher", timeout=30)
+    assert len(again["k"]) == len(finished["k"]) == len(default_ks(13))
+    assert view.status == "done"
