@@ -66,6 +66,22 @@ def test_the_strip_is_recomputed_for_a_new_target(task):
     assert strip_values(view, 0)["deletion"] == pytest.approx(float(ev["deletion"].values[0]), rel=1e-5, abs=1e-6)
 
 
+def test_the_strip_is_recomputed_for_a_new_row(task):
+    view = fx.AttributionView(task.model, task.inputs, target=1, index=0, methods=["saliency"],
+                              evaluate=["complexity", "deletion"])
+    assert view.wait(60) and wait_for(lambda: len(view.panel_metrics) == 1)
+    first = strip_values(view, 0)
+    gen = view.generation
+    view.row = 3
+    x = task.inputs[3:4]
+    ev = fx.evaluate(task.model, x, {"saliency": fx.attribute(task.model, x, target=1, method="saliency")}, target=1,
+                     metrics=["complexity", "deletion"])
+    want = float(ev["deletion"].values[0])
+    assert want != pytest.approx(first["deletion"], rel=1e-3)  # the rows differ, so a stale strip would show
+    assert wait_for(lambda: view.generation > gen and view.status == "done") and view.wait(60)
+    assert wait_for(lambda: strip_values(view, 0)["deletion"] == pytest.approx(want, rel=1e-5, abs=1e-6))
+
+
 def test_metrics_from_a_finished_evaluation_show_the_shown_rows_values(task):
     maps = [fx.attribute(task.model, task.inputs, target=1, method=m) for m in ("saliency", "input_x_gradient")]
     ev = fx.evaluate(task.model, task.inputs, maps, metrics=["deletion", "sparseness"])
