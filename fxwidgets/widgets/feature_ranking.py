@@ -326,6 +326,13 @@ class FeatureRanking(Linkable, StreamingWidget):
             return None
         xs, ys = _take(self._X, idx), (None if self._y is None else _take(self._y, idx))
         methods = list(self._full_results)
+        supervised = [m for m in methods if self._full_results[m].params.get("task") != "unsupervised"]
+        if supervised and ys is not None and not is_continuous(ys) and _n_classes(ys) < 2:
+            # A lasso around one cluster is the common case: say what is wrong with the selection, keep the bars.
+            self.error = (f"the {idx.size} selected rows hold a single class, and {', '.join(supervised)} rank "
+                          f"features by how they separate classes: select rows of two classes or more (the bars "
+                          f"still show the ranking on {self.rows_ranked} rows)")
+            return None
 
         def rankings():
             for i, m in enumerate(methods):
@@ -467,6 +474,12 @@ class _Summaries:
 
     def result(self) -> dict:
         return dict(self.by_method)
+
+
+def _n_classes(y: Any) -> int:
+    """How many distinct labels ``y`` holds (a tensor, array or list)."""
+    a = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    return len(np.unique(a.astype(str) if a.dtype == object else a))
 
 
 class _CurveListener:

@@ -138,3 +138,16 @@ def test_switching_method_cancels_the_curve_left_behind(wine, monkeypatch):
     again = view.curve("fisher", timeout=30)
     assert len(again["k"]) == len(finished["k"]) == len(default_ks(13))
     assert view.status == "done"
+
+
+def test_rows_of_a_single_class_keep_the_ranking_and_say_why(wine):
+    X, y = wine
+    view = fx.FeatureRanking(X, y, methods=["fisher", "variance"], k=3, probe=False)
+    before = list(view.selected)
+    assert view.rank_rows(np.flatnonzero(y == 0)) is None  # nothing to compute: refused before any work
+    assert "single class" in view.error and "fisher" in view.error and "variance" not in view.error.split(":")[0]
+    assert view.selected == before and view.rows_ranked == len(y)
+    two = np.flatnonzero(y != 2)
+    view.rank_rows(two)  # a good selection afterwards clears the message and ranks those rows
+    assert view.wait_ranking(60) and view.error == "" and view.rows_ranked == two.size
+    assert view.selected == fx.select(X[two], y[two], "fisher").ranking[:3].tolist()
