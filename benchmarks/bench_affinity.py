@@ -9,11 +9,9 @@ Run: python benchmarks/bench_affinity.py [--n 8192] [--d 512] [--repeats 7] [--d
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
-from common import Row, devices, interleaved, print_table, sync_for
+from common import Row, bench_parser, devices, interleaved, print_table, sync_for
 
 import fxwidgets as fx
 
@@ -48,13 +46,8 @@ def rows(n: int = 8192, d: int = 512, repeats: int = 7, device: str | None = Non
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=8192)
-    parser.add_argument("--d", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: the CPU and, when present, the GPU")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = bench_parser(__doc__, n=8192, d=512, repeats=7, device=None).parse_args(argv)
     print_table(rows(args.n, args.d, args.repeats, args.device),
                 f"cosine affinity, float32, torch {torch.__version__}, median of {args.repeats} interleaved rounds")
 

@@ -35,15 +35,33 @@ import warnings
 
 import numpy as np
 import torch
-from common import Row, interleaved, print_table, timed
+from common import Row, bench_parser, interleaved, pin_threads, print_table, timed
 
 import fxwidgets as fx
 
 
-def overhead_line(t: dict) -> None:
-    """Print fx against the bare model passes (the time of the passes alone is the floor)."""
+def against_passes_and_captum(what: str, size: str, fns: dict, repeats: int, bare_name: str, captum_name: str,
+                              relative: bool) -> list[Row]:
+    """Time fxwidgets (``fns["fx"]``), the bare model passes the method cannot avoid (``"bare"``, the floor) and,
+    when installed, Captum (``"captum"``) interleaved, best run. Rows: fx against the bare passes (its overhead), and
+    against Captum with the largest difference of the two maps (relative to Captum's largest |value| if
+    ``relative``)."""
+    t = interleaved(fns, repeats, stat="min")
     print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
           f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    out = [Row("attribution", what, bare_name, size, t["fx"], t["bare"],
+               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
+    if "captum" not in fns:
+        out.append(Row("attribution", what, captum_name, size, note="captum not installed (pip install captum)"))
+        return out
+    ours, theirs = fns["fx"]().values, fns["captum"]()
+    diff = (ours - theirs).abs().max()
+    kind = "rel" if relative else "abs"
+    diff = float(diff / theirs.abs().max() if relative else diff)
+    print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
+          f"max {kind}. difference {diff:.1e}")
+    out.append(Row("attribution", what, captum_name, size, t["fx"], t["captum"], diff, f"max {kind} diff"))
+    return out
 
 
 def cnn(channels: int = 3, width: int = 16, n_out: int = 10) -> torch.nn.Module:
@@ -78,23 +96,8 @@ def bench_ig(args, captum_attr) -> list[Row]:
     if captum_attr is not None:
         ig = captum_attr.IntegratedGradients(net)
         fns["captum"] = lambda: ig.attribute(x, target=3, n_steps=steps, method="gausslegendre", internal_batch_size=chunk)
-    t = interleaved(fns, args.repeats, stat="min")
-    overhead_line(t)
-    size = f"{B}x3x{S}x{S} steps={steps}"
-    out = [Row("attribution", "Integrated Gradients", "bare fwd+bwd passes", size, t["fx"], t["bare"],
-               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
-    if captum_attr is not None:
-        ours = fns["fx"]().values
-        theirs = fns["captum"]()
-        diff = float((ours - theirs).abs().max() / theirs.abs().max())
-        print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
-              f"max rel. difference {diff:.1e}")
-        out.append(Row("attribution", "Integrated Gradients", "Captum IntegratedGradients", size, t["fx"], t["captum"],
-                       diff, "max rel diff"))
-    else:
-        out.append(Row("attribution", "Integrated Gradients", "Captum IntegratedGradients", size,
-                       note="captum not installed (pip install captum)"))
-    return out
+    return against_passes_and_captum("Integrated Gradients", f"{B}x3x{S}x{S} steps={steps}", fns, args.repeats,
+                                     "bare fwd+bwd passes", "Captum IntegratedGradients", relative=True)
 
 
 def shapley_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
@@ -205,20 +208,8 @@ def bench_occlusion(args, captum_attr) -> list[Row]:
         occ = captum_attr.Occlusion(net)
         fns["captum"] = lambda: occ.attribute(x, sliding_window_shapes=win, strides=stride, target=1,
                                               perturbations_per_eval=max(1, chunk // B))
-    t = interleaved(fns, args.repeats, stat="min")
-    overhead_line(t)
-    size = f"{B}x3x{S}x{S} window 8x8"
-    out = [Row("attribution", "occlusion", "bare forward passes", size, t["fx"], t["bare"],
-               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
-    if captum_attr is not None:
-        diff = float((fns["fx"]().values - fns["captum"]()).abs().max())
-        print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
-              f"max abs. difference {diff:.1e}")
-        out.append(Row("attribution", "occlusion", "Captum Occlusion", size, t["fx"], t["captum"], diff,
-                       "max abs diff"))
-    else:
-        out.append(Row("attribution", "occlusion", "Captum Occlusion", size, note="captum not installed (pip install captum)"))
-    return out
+    return against_passes_and_captum("occlusion", f"{B}x3x{S}x{S} window 8x8", fns, args.repeats,
+                                     "bare forward passes", "Captum Occlusion", relative=False)
 
 
 def max_error(phi: torch.Tensor, exact: torch.Tensor) -> float:
@@ -333,16 +324,12 @@ def rows(repeats: int = 5, tol: float = 0.001, scale: int = 1, only: int | None 
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--tol", type=float, default=0.001)
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads for every contender (1 gives stable numbers on a shared machine)")
+def main(argv: list[str] | None = None) -> None:
+    # 1 thread by default: stable numbers on a shared machine
+    parser = bench_parser(__doc__, repeats=5, tol=0.001, scale=1, threads=1)
     parser.add_argument("--only", type=int, choices=(1, 2, 3, 5), help="run one section")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
     result = rows(args.repeats, args.tol, args.scale, args.only)
     print()

@@ -18,7 +18,6 @@ printed). Ratios are anchor time / fxwidgets time. With a GPU, fxwidgets and the
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import warnings
@@ -26,7 +25,7 @@ import warnings
 os.environ.setdefault("TQDM_DISABLE", "1")  # the anchors' progress bars
 
 import torch
-from common import Row, devices, interleaved, missing, print_table, sync_for
+from common import Row, bench_parser, devices, interleaved, missing, print_table, sync_for
 
 import fxwidgets as fx
 
@@ -128,14 +127,10 @@ def rows(n: int = 1024, batch: int = 256, repeats: int = 3, size: int = 16, devi
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1024)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--size", type=int, default=16, help="image side (3 x size x size inputs)")
-    ap.add_argument("--device", choices=("cpu", "cuda"), help="default: the CPU and, when present, the GPU")
-    args = ap.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    parser = bench_parser(__doc__, n=1024, batch=256, repeats=3, device=None)
+    parser.add_argument("--size", type=int, default=16, help="image side (3 x size x size inputs)")
+    args = parser.parse_args(argv)
     result = rows(args.n, args.batch, args.repeats, args.size, args.device)
     print_table(result, f"two CNNs, linear CKA (unbiased HSIC), torch {torch.__version__}, median of {args.repeats} "
                         "interleaved rounds")

@@ -15,12 +15,11 @@ Run: python benchmarks/bench_datasets.py [--scale 1.0] [--repeats 5] [--threads 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
-from common import Row, interleaved, pin_threads, print_table
+from common import Row, bench_parser, interleaved, pin_threads, print_table
 
 from fxwidgets.compute.dataset_distance import frechet_distance, mmd2
 from fxwidgets.compute.embedding import embed
@@ -179,13 +178,10 @@ def rows(scale: float = 1.0, repeats: int = 5) -> list[Row]:
             + bench_frechet(scale, repeats))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = bench_parser(__doc__, repeats=5, threads=None)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every row count")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and for NumPy/SciPy/scikit-learn BLAS alike (default: all)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     pin_threads(args.threads)
     t0 = time.perf_counter()
     print_table(rows(args.scale, args.repeats), f"datasets: torch {torch.__version__}, median of {args.repeats} "

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 import torch
-from common import Row, interleaved, print_table
+from common import Row, bench_parser, interleaved, pin_threads, print_table
 
 from fxwidgets.compute.evaluation import evaluate
 
@@ -287,13 +287,9 @@ def rows(repeats: int = 5, scale: int = 1) -> list[Row]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both libraries use torch's)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def main(argv: list[str] | None = None) -> None:
+    args = bench_parser(__doc__, repeats=5, scale=1, threads=1).parse_args(argv)  # both libraries use torch's threads
+    pin_threads(args.threads)
     result = rows(args.repeats, args.scale)
     print()
     print_table(result, "attribution evaluation metrics at equal values (best of interleaved runs)")

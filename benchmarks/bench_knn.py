@@ -20,13 +20,12 @@ Run: python benchmarks/bench_knn.py [--n 20000] [--d 128] [--k 10] [--repeats 3]
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import statistics
 import time
 
 import numpy as np
-from common import Row, peak_bytes, pin_threads, print_table, timed
+from common import Row, bench_parser, peak_bytes, pin_threads, print_table, timed
 
 
 def _child(which: str, n: int, d: int, k: int, repeats: int, threads: int, q) -> None:
@@ -159,14 +158,8 @@ def bench_tiles(args) -> None:
           f"over {len(everything)} warm tiles")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--d", type=int, default=128)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--tiles", type=int, default=120)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = bench_parser(__doc__, n=20000, d=128, k=10, repeats=3, tiles=120).parse_args(argv)
     t0 = time.perf_counter()
     bench_knn(args)
     bench_tiles(args)

@@ -21,12 +21,11 @@ Run: python benchmarks/bench_scaleout.py [--n 100000,1000000] [--d 32] [--querie
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
-from common import Row, missing, pin_threads, print_table
+from common import Row, bench_parser, missing, pin_threads, print_table
 
 
 def clustered(n: int, d: int, seed: int = 0) -> torch.Tensor:
@@ -139,22 +138,14 @@ def bench_ray(sizes: list[int], reps: int = 3) -> list[Row]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", default="100000,1000000")
-    ap.add_argument("--d", type=int, default=32)
-    ap.add_argument("--queries", type=int, default=2000)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--ray-rows", default="400,4000")
-    ap.add_argument("--skip-ray", action="store_true")
-    ap.add_argument("--skip-knn", action="store_true")
-    a = ap.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    a = bench_parser(__doc__, n=[100_000, 1_000_000], d=32, queries=2000, k=10, threads=2, ray_rows=[400, 4000],
+                     skip_ray=False, skip_knn=False).parse_args(argv)
     result = []
     if not a.skip_knn:
-        result += bench_knn([int(v) for v in a.n.split(",")], a.d, a.queries, a.k, a.threads)
+        result += bench_knn(a.n, a.d, a.queries, a.k, a.threads)
     if not a.skip_ray:
-        result += bench_ray([int(v) for v in a.ray_rows.split(",")])
+        result += bench_ray(a.ray_rows)
     print()
     print_table(result, "scale-out: faiss indexes through fx.knn(index=), Ray against local")
 

@@ -26,7 +26,6 @@ magnitude lower on any GPU. The ratio view / bare is the figure that carries ove
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -39,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT_DIR = HERE.parent
 sys.path.insert(0, str(ROOT_DIR / "tests" / "e2e"))
 import lab  # noqa: E402
-from common import Row  # noqa: E402
+from common import Row, bench_parser  # noqa: E402
 
 WIDTH, HEIGHT = 800, 576  # the view's canvas at an 848 px wide output area (its own layout)
 
@@ -234,17 +233,13 @@ def rows(sizes: list[int] | None = None, frames: int = 20, reps: int = 3) -> lis
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--frames", type=int, default=20)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--out", default=str(lab.artifacts_dir() / "bench_scatter.json"))
-    args = ap.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = bench_parser(__doc__, sizes=[100_000, 1_000_000], frames=20, reps=3,
+                        out=str(lab.artifacts_dir() / "bench_scatter.json")).parse_args(argv)
     # Frame times on a CPU rasterizer follow the machine's load: say what it was.
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average at the start: {load:.1f} on {os.cpu_count()} cores")
-    results = measure([int(s) for s in args.sizes.split(",")], args.frames, args.reps)
+    results = measure(args.sizes, args.frames, args.reps)
     print()
     print(f"WebGL renderer: {results[0]['webgl'] if results else '?'} (no GPU: CPU rasterizer)")
     print(f"{'points':>9} | {'first frame: view':>18} {'bare':>8} {'ratio':>6} | {'pan frame (median / p90): view':>31} "

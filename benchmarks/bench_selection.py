@@ -12,11 +12,9 @@ Anchors: scikit-learn (test extra), skrebate (``pip install skrebate``; numpy/sc
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
-from common import Row, interleaved, missing, print_table, sync_for, timed
+from common import Row, bench_parser, interleaved, missing, print_table, sync_for, timed
 
 import fxwidgets as fx
 
@@ -134,11 +132,10 @@ def cuda_figures(repeats: int) -> None:
         print(f"[cuda] {m:10s} {t * 1e3:10.1f} ms" + (" (2,000 updating instances)" if extra else ""))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = bench_parser(__doc__, repeats=3)
     parser.add_argument("--full", action="store_true", help="run every comparison at 20,000 x 5,000")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.full:
         print("NOTE: scaled down from the issue's 20,000 x 5,000 so that every anchor finishes in seconds on this CPU; "
               "the ratios compare both sides at the same size. Use --full for the issue's size.")

@@ -12,10 +12,13 @@
 - ``Row``: one line of the table: a family, what is timed, the anchor, size, threads, device, fxwidgets' seconds,
   the anchor's seconds, ratio = anchor / fx (> 1: fxwidgets is faster) and an agreement figure with its meaning.
 - ``print_table(rows)``, ``write_json(path, rows, **extra)``, ``machine()``.
+- ``bench_parser(doc, **options)``: every script's command line, the shared options (``--repeats``, ``--threads``,
+  ``--device``) with one meaning everywhere.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import gc
 import json
@@ -321,3 +324,51 @@ def write_json(path: str | Path, rows: list[Row], **extra) -> Path:
     doc["rows"] = [r.as_dict() for r in rows]
     path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     return path
+
+
+# ---------------------------------------------------------------------------------------------------- command line
+def int_list(text: str) -> list[int]:
+    """``"100000,1000000"`` -> ``[100000, 1000000]`` (a list of sizes on the command line)."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+def _shown(default) -> str:
+    return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+
+
+# The options several scripts take, with one meaning: (argparse keywords, help with the default filled in).
+SHARED_OPTIONS = {
+    "repeats": ({"type": int}, "timed rounds per contender, warm-up excluded (default {})"),
+    "threads": ({"type": int}, "CPU threads for torch and the BLAS under NumPy/SciPy/scikit-learn alike (default {})"),
+    "device": ({"choices": ("cpu", "cuda")}, "where torch runs (default {})"),
+}
+SHARED_DEFAULT_TEXT = {"threads": "all of torch's", "device": "the CPU and, when present, the GPU"}
+
+
+def bench_parser(doc: str | None, **options) -> argparse.ArgumentParser:
+    """The command line of a benchmark script: ``doc`` (its docstring) as the help text, and one option per keyword,
+    its value the default: ``bench_parser(__doc__, n=8192, repeats=7, device=None)`` takes ``--n``, ``--repeats`` and
+    ``--device``. ``repeats``, ``threads`` and ``device`` mean the same in every script (SHARED_OPTIONS); any other
+    option has the default's type: a whole number, a float, a string, a list of whole numbers written
+    ``100000,1000000``, or False for a flag. Underscores become dashes (``ray_rows`` -> ``--ray-rows``). Options
+    that need their own help or choices are added to the parser returned."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in options.items():
+        flag = "--" + name.replace("_", "-")
+        if name in SHARED_OPTIONS:
+            kw, text = SHARED_OPTIONS[name]
+            shown = SHARED_DEFAULT_TEXT[name] if default is None else _shown(default)
+            parser.add_argument(flag, default=default, help=text.format(shown), **kw)
+        elif default is None:
+            raise TypeError(f"bench_parser: {name}=None says nothing of the option's type; give a typed default")
+        elif default is False:
+            parser.add_argument(flag, action="store_true")
+        elif isinstance(default, (list, tuple)):
+            parser.add_argument(flag, type=int_list, default=list(default), metavar="N,N,...",
+                                help=f"(default {_shown(default)})")
+        else:
+            parser.add_argument(flag, type=type(default), default=default, help=f"(default {default})")
+    return parser

@@ -19,7 +19,6 @@ pinned to 1 thread, their own protocol on a shared machine (``--threads`` overri
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Row, machine, pin_threads, print_table, table_lines, write_json
+from common import Row, bench_parser, machine, pin_threads, print_table, table_lines, write_json
 
 RESULTS = HERE / "results" / "bench.json"
 
@@ -117,14 +116,12 @@ def browser_missing() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # --device: where the GPU-capable families run; --threads: every family's, theirs by default
+    ap = bench_parser(__doc__, device="cpu", threads=None)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats (about 3 minutes)")
-    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                    help="where the GPU-capable families run (default cpu)")
     ap.add_argument("--no-browser", action="store_true", help="leave out streaming and scatter (Chromium)")
     ap.add_argument("--only", help="comma-separated families (affinity, knn, cka, attribution, evaluation, "
                                    "selection, datasets, scaleout, streaming, scatter)")
-    ap.add_argument("--threads", type=int, help="CPU threads for every library (default: torch's count)")
     ap.add_argument("--out", default=str(RESULTS), help="where the JSON goes")
     args = ap.parse_args(argv)
 

@@ -65,9 +65,7 @@ export function matrixAxis(labels: readonly string[] | undefined, n: number, cel
 
 function setup(view: View<HeatmapTraits>): void {
   const { root } = view;
-  view.data("status", "");
-  view.data("tiles", 0);
-  view.data("draws", 0);
+  view.data({ status: "", tiles: 0, draws: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();
@@ -439,10 +437,7 @@ function setup(view: View<HeatmapTraits>): void {
 
   // ---- traits ----------------------------------------------------------------------------------------
   let lastStatus = view.get("status");
-  view.on("display_shape", () => {
-    allocate();
-    requestSnapshot();
-  });
+  view.on("display_shape", allocate, requestSnapshot);
   const regrid = () => {
     const g = makeGrid(view.get("display_shape"), view.get("shape"), view.get("block"));
     if (g.h !== grid.h || g.w !== grid.w) {

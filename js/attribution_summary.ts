@@ -194,11 +194,13 @@ export function nextSelection(current: readonly number[], rows: readonly number[
 
 function setup(view: View<Traits>): void {
   const { root } = view;
-  view.data("mode", view.get("mode"));
-  view.data("points", 0);
-  view.data("paints", 0);
-  view.data("hoverRow", "");
-  view.data("selection", (view.get("selection") ?? []).join(","));
+  view.data({
+    mode: view.get("mode"),
+    points: 0,
+    paints: 0,
+    hoverRow: "",
+    selection: (view.get("selection") ?? []).join(","),
+  });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();
@@ -598,10 +600,7 @@ function setup(view: View<Traits>): void {
     if (mode() === "dependence") askDependence();
     draw();
   });
-  view.on(["feature", "color_feature"], () => {
-    syncControls();
-    askDependence();
-  });
+  view.on(["feature", "color_feature"], syncControls, askDependence);
   view.on(["feature_names", "order", "note"], syncControls);
   view.on(["max_display", "importance"], askSummary);
   view.on("selection", syncSelection);

@@ -169,9 +169,7 @@ interface PanelDom {
 
 function setup(view: View<AttributionTraits>): void {
   const { root } = view;
-  view.data("status", "");
-  view.data("received", 0);
-  view.data("paints", 0);
+  view.data({ status: "", received: 0, paints: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const header = view.titleElement();
@@ -594,34 +592,13 @@ function setup(view: View<AttributionTraits>): void {
   view.dom(prevRow, "click", () => stepRow(-1));
   view.dom(nextRow, "click", () => stepRow(1));
 
-  view.on(["sign", "cmap", "opacity", "clip"], () => {
-    syncControls();
-    scheduleDraw();
-  });
-  view.on(["target", "target_names", "can_recompute", "n_rows", "row", "row_names"], () => {
-    syncControls();
-    drawInput();
-  });
-  view.on("titles", () => {
-    buildPanels();
-    scheduleDraw();
-  });
-  view.on("panels", () => {
-    drawReadouts();
-    scheduleDraw();
-  });
-  view.on("panel_metrics", () => {
-    drawPanelMetrics();
-    view.settled();
-  });
-  view.on("shape", () => {
-    drawInput();
-    scheduleDraw();
-  });
-  view.on("kind", () => {
-    buildPanels();
-    syncControls();
-  });
+  view.on(["sign", "cmap", "opacity", "clip"], syncControls, scheduleDraw);
+  view.on(["target", "target_names", "can_recompute", "n_rows", "row", "row_names"], syncControls, drawInput);
+  view.on("titles", buildPanels, scheduleDraw);
+  view.on("panels", drawReadouts, scheduleDraw);
+  view.on("panel_metrics", drawPanelMetrics, () => view.settled());
+  view.on("shape", drawInput, scheduleDraw);
+  view.on("kind", buildPanels, syncControls);
 
   // ---- data from the kernel --------------------------------------------------------------------------
   view.onMessage<{ type: "panel"; index: number; generation: number; values: NdArray }>("panel", (msg) => {

@@ -116,12 +116,7 @@ export function scoreAt(ks: ArrayLike<number>, scores: ArrayLike<number>, k: num
 
 function setup(view: View<Traits>): void {
   const { root } = view;
-  view.data("status", "");
-  view.data("k", view.get("k"));
-  view.data("method", view.get("method"));
-  view.data("curvePoints", 0);
-  view.data("bars", 0);
-  view.data("draws", 0);
+  view.data({ status: "", k: view.get("k"), method: view.get("method"), curvePoints: 0, bars: 0, draws: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();

@@ -79,9 +79,7 @@ export function withError(v: number, se: number | undefined): string {
 
 function setup(view: View<Traits>): void {
   const { root } = view;
-  view.data("status", "");
-  view.data("draws", 0);
-  view.data("grams", 0);
+  view.data({ status: "", draws: 0, grams: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();
@@ -283,10 +281,7 @@ function setup(view: View<Traits>): void {
 
   // ---- traits ----------------------------------------------------------------------------------------
   view.on(["cka", "cka_se", "layers_a", "layers_b", "model_names", "metric", "examples", "n_examples", "has_labels", "sort_by"], draw);
-  view.on("pair", () => {
-    draw();
-    fetchGrams();
-  });
+  view.on("pair", draw, fetchGrams);
   view.on("sort_by", fetchGrams);
   view.on(["gram_cmap", "gram_cmap_lut"], drawGrams);
   view.onTheme(() => {

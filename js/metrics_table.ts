@@ -12,7 +12,8 @@
 import type { NdArray } from "./lib/codec";
 import { chartBox, drawChartAxes, setupCanvas, type PlotBox } from "./lib/chart";
 import { measureText } from "./lib/axis";
-import { colorize, getColormap } from "./lib/colormaps";
+import { getColormap } from "./lib/colormaps";
+import { createCellCanvas } from "./lib/matrix";
 import { absMax, mapTiles } from "./lib/map_row";
 import { fmt, methodTitle } from "./lib/format";
 import type { AxisSpec } from "./lib/scale";
@@ -170,12 +171,7 @@ export function columnsPerTable(avail: number, nameW: number, cellW: number): nu
 
 function setup(view: View<Traits>): void {
   const { root } = view;
-  view.data("status", "");
-  view.data("tables", 0);
-  view.data("rows", "");
-  view.data("sort", view.get("sort_by") ?? "");
-  view.data("selected", "");
-  view.data("detail", "");
+  view.data({ status: "", tables: 0, rows: "", sort: view.get("sort_by") ?? "", selected: "", detail: "", maps: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();
@@ -187,7 +183,6 @@ function setup(view: View<Traits>): void {
   const mapsCanvas = h("canvas", { class: "fx-detail-maps", attrs: { role: "img", "aria-label": "the sample's maps as the model is randomised" } });
   const mapsCaption = h("div", { class: "fx-caption fx-maps-caption" });
   const detailBox = h("div", { class: "fx-detail-box", children: [detailTitle, detailCanvas, detailCaption, mapsCanvas, mapsCaption] });
-  view.data("maps", 0);
   setHidden(detailBox, true);
   const tip = createTooltip(root);
   const job = view.jobUi();
@@ -427,23 +422,18 @@ function setup(view: View<Traits>): void {
     const ctx = setupCanvas(mapsCanvas, w, t.height, view.theme);
     if (!ctx) return;
     const lut = getColormap("RdBu_r");
-    const small = document.createElement("canvas");
-    small.width = cols;
-    small.height = rows;
-    const sctx = small.getContext("2d");
-    if (!sctx) return;
-    const img = sctx.createImageData(cols, rows);
+    const cells = createCellCanvas(rows, cols);
+    if (!cells) return;
     ctx.font = `11px ${view.theme.fontFamily}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     for (let s = 0; s < S; s++) {
       const v = (m.data as Float32Array).subarray(s * n, (s + 1) * n);
       const r = absMax(v);
-      colorize(v, lut, -r, r, img.data, [0, 0, 0, 0]);
-      sctx.putImageData(img, 0, 0);
+      cells.paint(v, lut, -r, r);
       const { x, y } = t.tiles[s];
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(small, x, y, t.tileW, t.tileH);
+      ctx.drawImage(cells.canvas, x, y, t.tileW, t.tileH);
       ctx.strokeStyle = view.theme.font2;
       ctx.lineWidth = 1;
       ctx.strokeRect(x + 0.5, y + 0.5, t.tileW - 1, t.tileH - 1);
@@ -661,10 +651,7 @@ function setup(view: View<Traits>): void {
 
   // ---- traits and messages ----------------------------------------------------------------------------
   view.on(["sort_by", "sort_ascending", "methods", "metric_names", "higher_is_better"], () => render());
-  view.on("selected", () => {
-    render();
-    askDetail();
-  });
+  view.on("selected", render, askDetail);
   view.on("n_samples", syncCaption);
   view.onMessage<Table & { type: "table" }>("table", (msg) => {
     table = msg;

@@ -97,10 +97,7 @@ export function statusText(path: string, nMatches: number, showMatches: boolean,
 
 function setup(view: View<Traits>): void {
   const { root } = view;
-  view.data("ready", "false");
-  view.data("hover", "");
-  view.data("path", String(view.get("path")));
-  view.data("rows", 0);
+  view.data({ ready: "false", hover: "", path: String(view.get("path")), rows: 0 });
 
   // ---- DOM -------------------------------------------------------------------------------------------
   const title = view.titleElement();
@@ -512,14 +509,8 @@ function setup(view: View<Traits>): void {
     syncControls();
     drawLines();
   });
-  view.on(["temperature", "threshold", "mode", "cmap", "modes"], () => {
-    syncControls();
-    drawOverlays();
-  });
-  view.on("show_matches", () => {
-    syncControls();
-    drawLines();
-  });
+  view.on(["temperature", "threshold", "mode", "cmap", "modes"], syncControls, drawOverlays);
+  view.on("show_matches", syncControls, drawLines);
   view.on("location", () => {
     const p = view.get("location");
     if (Array.isArray(p) && p.length === 3) show(p[0], p[1], p[2]);

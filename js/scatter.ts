@@ -35,7 +35,7 @@ import {
 } from "./lib/points";
 import { createTooltip, type TipLine } from "./lib/tooltip";
 import { colorControls, labelled, selectOf, setOptions, toolbar } from "./lib/toolbar";
-import { h, setHidden } from "./lib/ui";
+import { h, pixelCanvas, setHidden } from "./lib/ui";
 import { defineView, type View } from "./lib/view";
 import { sortedUnique } from "./lib/link";
 
@@ -733,21 +733,18 @@ function setup(view: View<ScatterTraits>): void {
 function thumbnail(a: NdArray): HTMLCanvasElement | null {
   const [hh, ww, ch = 1] = a.shape;
   if (!(hh > 0 && ww > 0) || a.data.length !== hh * ww * ch) return null;
-  const c = document.createElement("canvas");
-  c.width = ww;
-  c.height = hh;
-  const ctx = c.getContext("2d");
-  if (!ctx) return null;
-  const img = ctx.createImageData(ww, hh);
+  const px = pixelCanvas(ww, hh);
+  if (!px) return null;
+  const { canvas, ctx, image } = px;
   for (let p = 0; p < hh * ww; p++) {
     const v = a.data;
-    img.data[4 * p] = v[p * ch];
-    img.data[4 * p + 1] = v[p * ch + (ch >= 3 ? 1 : 0)];
-    img.data[4 * p + 2] = v[p * ch + (ch >= 3 ? 2 : 0)];
-    img.data[4 * p + 3] = 255;
+    image.data[4 * p] = v[p * ch];
+    image.data[4 * p + 1] = v[p * ch + (ch >= 3 ? 1 : 0)];
+    image.data[4 * p + 2] = v[p * ch + (ch >= 3 ? 2 : 0)];
+    image.data[4 * p + 3] = 255;
   }
-  ctx.putImageData(img, 0, 0);
-  return c;
+  ctx.putImageData(image, 0, 0);
+  return canvas;
 }
 
 export default defineView<ScatterTraits>({ name: "fx-scatter", css: CSS, rpcTimeoutMs: 30000 }, setup);

@@ -9,7 +9,7 @@ import { backingSize, fitMatrix } from "./sizing";
 import { colorize, lutAt, type Lut } from "./colormaps";
 import { fmt } from "./format";
 import type { Theme } from "./theme";
-import { h } from "./ui";
+import { h, pixelCanvas } from "./ui";
 
 export const MATRIX_CSS = `
 .fx-matrix { display: grid; grid-template-columns: max-content max-content; justify-content: start; align-items: start;
@@ -230,6 +230,27 @@ export function drawCellValues(
   return true;
 }
 
+/** A canvas of one pixel per cell of a rows x cols matrix: `paint` colours a matrix into it, drawImage scales it. */
+export interface CellCanvas {
+  readonly canvas: HTMLCanvasElement;
+  /** Colour `values` (rows x cols, row-major) with `lut` over [lo, hi]; non-finite cells stay transparent. */
+  paint(values: ArrayLike<number>, lut: Lut, lo: number, hi: number): void;
+}
+
+/** A CellCanvas for rows x cols cells (both > 0), or null without a 2-D context. */
+export function createCellCanvas(rows: number, cols: number): CellCanvas | null {
+  const px = pixelCanvas(cols, rows);
+  if (!px) return null;
+  const { canvas, ctx, image } = px;
+  return {
+    canvas,
+    paint(values, lut, lo, hi) {
+      colorize(values, lut, lo, hi, image.data);
+      ctx.putImageData(image, 0, 0);
+    },
+  };
+}
+
 /**
  * Colour a whole rows x cols matrix into the frame's canvas (small matrices: every redraw recolours all cells).
  * Non-finite cells get the theme's background.
@@ -245,20 +266,15 @@ export function paintMatrix(
 ): void {
   const ctx = frame.canvas.getContext("2d");
   if (!ctx || rows <= 0 || cols <= 0) return;
-  const small = document.createElement("canvas");
-  small.width = cols;
-  small.height = rows;
-  const sctx = small.getContext("2d");
-  if (!sctx) return;
-  const img = sctx.createImageData(cols, rows);
-  colorize(values, lut, limits[0], limits[1], img.data);
-  sctx.putImageData(img, 0, 0);
+  const cells = createCellCanvas(rows, cols);
+  if (!cells) return;
+  cells.paint(values, lut, limits[0], limits[1]);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.fillStyle = background;
   ctx.fillRect(0, 0, frame.canvas.width, frame.canvas.height);
   const shrinking = frame.canvas.width < cols || frame.canvas.height < rows;
   ctx.imageSmoothingEnabled = shrinking;
-  ctx.drawImage(small, 0, 0, frame.canvas.width, frame.canvas.height);
+  ctx.drawImage(cells.canvas, 0, 0, frame.canvas.width, frame.canvas.height);
 }
 
 /** The cell under a pointer event, or null outside the frame's canvas. */

@@ -156,7 +156,14 @@ export function colorControls(
     syncCmap();
     onChange();
   });
+  // A limit box follows its trait (set from Python, or by the box) and sets it when edited. The trait listener stands
+  // without a box too: the limits still change the colours.
   const bindLimit = (input: HTMLInputElement | null, key: "vmin" | "vmax") => {
+    view.on(key, () => {
+      syncLimit(input, view.get(key));
+      checkOrder();
+      onChange();
+    });
     if (!input) return;
     view.dom(input, "change", () => {
       const v = readNumber(input);
@@ -183,24 +190,7 @@ export function colorControls(
       if (!centre.synced) syncCenter();
     });
   }
-  view.on("cmap", () => {
-    syncCmap();
-    onChange();
-  });
-  view.on("cmap_lut", () => {
-    syncCmap();
-    onChange();
-  });
-  view.on("vmin", () => {
-    syncLimit(vmin, view.get("vmin"));
-    checkOrder();
-    onChange();
-  });
-  view.on("vmax", () => {
-    syncLimit(vmax, view.get("vmax"));
-    checkOrder();
-    onChange();
-  });
+  view.on(["cmap", "cmap_lut"], syncCmap, onChange);
   syncCmap();
   syncLimit(vmin, view.get("vmin"));
   syncLimit(vmax, view.get("vmax"));

@@ -24,6 +24,19 @@ export function styleElement(css: string): HTMLStyleElement {
   return s;
 }
 
+/**
+ * An off-page canvas of `width` x `height` pixels (both > 0) with its 2-D context and a blank ImageData of its size:
+ * fill `image.data` (RGBA), then `ctx.putImageData(image, 0, 0)`. Null without a 2-D context.
+ */
+export function pixelCanvas(width: number, height: number): { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D; image: ImageData } | null {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return null;
+  return { canvas, ctx, image: ctx.createImageData(width, height) };
+}
+
 export function setHidden(node: HTMLElement, hidden: boolean): void {
   node.hidden = hidden;
   node.style.display = hidden ? "none" : "";

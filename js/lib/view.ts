@@ -61,8 +61,8 @@ export interface View<T extends Traits> {
   has(key: string): boolean;
   /** Set a trait and send it to Python. */
   set<K extends keyof T & string>(key: K, value: T[K]): void;
-  /** Call `cb` when any of the traits changes. */
-  on(keys: (keyof T & string) | Array<keyof T & string>, cb: () => void): void;
+  /** Call `steps`, in order, when any of the traits changes (`view.on(["cmap", "vmin"], syncControls, redraw)`). */
+  on(keys: (keyof T & string) | Array<keyof T & string>, ...steps: Array<() => void>): void;
   /** addEventListener, removed on clean-up. */
   dom<E extends Event = Event>(target: EventTarget, type: string, cb: (ev: E) => void, opts?: AddEventListenerOptions): void;
   /** Kernel messages of one `type`, arrays unpacked. */
@@ -88,6 +88,8 @@ export interface View<T extends Traits> {
   warn(method: string, err: unknown): void;
   /** root.dataset[key] = String(value): the attributes tests read. */
   data(key: string, value: unknown): void;
+  /** Several of them at once: `view.data({ status: "", draws: 0 })`. */
+  data(values: Record<string, unknown>): void;
   /** The header bound to the `title` trait. */
   titleElement(): HTMLElement;
   /** The progress bar, status text, Cancel button and error box bound to progress/status/error. */
@@ -197,7 +199,11 @@ function createView<T extends Traits>(
       model.set(key, value);
       model.save_changes();
     },
-    on(keys, cb) {
+    on(keys, ...steps) {
+      // One listener per trait that runs every step with no arguments (Backbone would pass (model, value) on).
+      const cb = () => {
+        for (const step of steps) step();
+      };
       for (const k of Array.isArray(keys) ? keys : [keys]) {
         const event = `change:${k}`;
         model.on(event, cb);
@@ -259,8 +265,9 @@ function createView<T extends Traits>(
     warn(method, err) {
       if (!disposed) reportRpcFailure(method, err);
     },
-    data(key, value) {
-      root.dataset[key] = String(value);
+    data(keyOrValues: string | Record<string, unknown>, value?: unknown) {
+      const entries = typeof keyOrValues === "string" ? [[keyOrValues, value] as const] : Object.entries(keyOrValues);
+      for (const [key, v] of entries) root.dataset[key] = String(v);
     },
     titleElement() {
       const title = h("div", { class: "fx-header" });
