@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..plans import BatchPlan
 from .forward import ModelCall, cast_float, check_finite, is_integer, model_device, model_dtype, to_device, to_tensor
 
 @dataclass
@@ -94,8 +95,10 @@ class AttributionRecord(AttributionValues):
 
 
 @dataclass
-class AttributionPlan:
+class AttributionPlan(BatchPlan):
     """Validated inputs and parameters; building one runs the model once (to check the target)."""
+
+    batch_field = "attributed"
 
     model: Callable
     attributed: torch.Tensor  # (B, ...): what the values are attributions of (see forward.py)
@@ -119,14 +122,6 @@ class AttributionPlan:
             self.inputs = self.attributed
         if self.layout is None:
             self.layout = Layout(tuple(self.attributed.shape))
-
-    @property
-    def batch(self) -> int:
-        return self.attributed.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.attributed.device
 
     @property
     def dtype(self) -> torch.dtype:
