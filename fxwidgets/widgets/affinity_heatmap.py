@@ -233,9 +233,7 @@ class AffinityHeatmap(Linkable, ColormapWidget):
 
     def on_end(self, job: Job) -> None:
         self._coalescer.close()
-        self.progress = job.progress
-        self.error = job.error_text
-        self.status = job.status
+        self._show_job_end(job)
 
     def _flush(self, intervals: list[tuple[int, int]]) -> None:
         for a, b in intervals:

@@ -50,7 +50,7 @@ import torch
 import traitlets
 
 from ..results.attribution import AttributionResult
-from .base import ColormapName, ColormapWidget, bundle, check_choice_of, check_cmap, check_int, new_figure
+from .base import Choice, ColormapName, ColormapWidget, bundle, check_choice_of, check_cmap, check_int, new_figure
 
 #: Rows drawn at most (each is one dot per shown feature): 5000 x 10 dots draw in a frame on a laptop and fit one
 #: message (~0.8 MB); the ordering and interactions still use every row.
@@ -210,7 +210,7 @@ class AttributionSummary(ColormapWidget):
 
     page_writable = frozenset({"mode", "feature", "color_feature", "selection", "cmap"})
 
-    mode = traitlets.Unicode("summary").tag(sync=True)
+    mode = Choice(MODES, "summary").tag(sync=True)
     feature_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     order = traitlets.List(traitlets.Int()).tag(sync=True)
     importance = traitlets.List(traitlets.Float()).tag(sync=True)
@@ -305,12 +305,6 @@ class AttributionSummary(ColormapWidget):
         return int(f)
 
     # -- validation ------------------------------------------------------------------------------------------
-    @traitlets.validate("mode")
-    def _valid_mode(self, proposal: Any) -> str:
-        if proposal["value"] not in MODES:
-            raise traitlets.TraitError(f"mode must be one of {', '.join(MODES)}; got {proposal['value']!r}")
-        return proposal["value"]
-
     @traitlets.validate("feature")
     def _valid_feature(self, proposal: Any) -> int:
         v = proposal["value"]

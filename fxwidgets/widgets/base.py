@@ -466,6 +466,12 @@ class StreamingWidget(anywidget.AnyWidget):
         """The jobs the Cancel button stops."""
         return [] if self.job is None else [self.job]
 
+    def _show_job_end(self, job: Job) -> None:
+        """Put an ended job's progress, error text and final status on the view's status traits."""
+        self.progress = job.progress
+        self.error = job.error_text
+        self.status = job.status
+
     def _cancel_status(self) -> dict:
         return {"status": self.status if self.job is None else self.job.status}
 

@@ -223,21 +223,22 @@ class FeatureRanking(Linkable, StreamingWidget):
 
         def summaries():
             for i, (m, plan) in enumerate(plans.items()):
-                yield _MethodSummary(m, bootstrap_summary(plan, n_resamples, self._seed, ks), (i + 1) / len(plans))
+                yield _MethodItem(m, bootstrap_summary(plan, n_resamples, self._seed, ks), (i + 1) / len(plans))
 
         view = self
 
         class Listener:
-            def on_item(self, _job: Job, item: "_MethodSummary") -> None:
-                view._bands[item.method] = (item.summary["lo"], item.summary["hi"])
-                view._stability[item.method] = item.summary
+            def on_item(self, _job: Job, item: _MethodItem) -> None:
+                summary = item.value
+                view._bands[item.method] = (summary["lo"], summary["hi"])
+                view._stability[item.method] = summary
                 if item.method == view.method:
                     view._send_ranking(item.method)
 
             def on_end(self, _job: Job) -> None:
                 pass
 
-        job = Job(summaries(), _Summaries(), name="bootstrap-stability", start=False,
+        job = Job(summaries(), _ByMethod(), name="bootstrap-stability", start=False,
                   params={"n_resamples": n_resamples, "seed": self._seed})
         job.subscribe(Listener())
         self._stability_job = job
@@ -341,7 +342,7 @@ class FeatureRanking(Linkable, StreamingWidget):
                 params = {**self._params.get(m, {}), "constant": "last"}
                 rec = rank_features(xs, ys if r.params.get("task") != "unsupervised" else None, m, k=self.k,
                                     seed=self._seed, **params)
-                yield _MethodRanking(m, SelectionResult.from_record(rec), (i + 1) / len(methods))
+                yield _MethodItem(m, SelectionResult.from_record(rec), (i + 1) / len(methods))
 
         view = self
 
@@ -357,7 +358,7 @@ class FeatureRanking(Linkable, StreamingWidget):
                 elif job.status == "error":
                     view.error = f"ranking on {idx.size} selected rows failed: {job.error_text}"
 
-        job = Job(rankings(), _Rankings(), name="rank-rows", start=False, params={"rows": int(idx.size)})
+        job = Job(rankings(), _ByMethod(), name="rank-rows", start=False, params={"rows": int(idx.size)})
         job.subscribe(Listener())
         self._rank_job = job
         job.start()
@@ -440,37 +441,21 @@ def _take(data: Any, rows: np.ndarray) -> Any:
     return [data[int(i)] for i in rows]
 
 
-class _MethodRanking:
-    def __init__(self, method: str, result: SelectionResult, progress: float) -> None:
-        self.method, self.result, self.progress = method, result, progress
+class _MethodItem:
+    """What a per-method job yields: one method's answer (a ranking or a bootstrap summary) and the progress."""
+
+    def __init__(self, method: str, value: Any, progress: float) -> None:
+        self.method, self.value, self.progress = method, value, progress
 
 
-class _Rankings:
-    """Accumulator of a rank_rows job: every method's result by name."""
-
-    def __init__(self) -> None:
-        self.by_method: dict[str, SelectionResult] = {}
-
-    def add(self, item: _MethodRanking) -> None:
-        self.by_method[item.method] = item.result
-
-    def result(self) -> dict:
-        return dict(self.by_method)
-
-
-class _MethodSummary:
-    def __init__(self, method: str, summary: dict, progress: float) -> None:
-        self.method, self.summary, self.progress = method, summary, progress
-
-
-class _Summaries:
-    """Accumulator of the bootstrap job: every method's summary by name."""
+class _ByMethod:
+    """Accumulator of a per-method job (rank_rows' rankings, the bootstrap's summaries): every answer by method."""
 
     def __init__(self) -> None:
-        self.by_method: dict[str, dict] = {}
+        self.by_method: dict[str, Any] = {}
 
-    def add(self, item: _MethodSummary) -> None:
-        self.by_method[item.method] = item.summary
+    def add(self, item: _MethodItem) -> None:
+        self.by_method[item.method] = item.value
 
     def result(self) -> dict:
         return dict(self.by_method)
@@ -501,6 +486,4 @@ class _CurveListener:
         self.coalescer.close()
         self.view._send_curve(self.method)
         if self.view.job is job:
-            self.view.progress = job.progress
-            self.view.error = job.error_text
-            self.view.status = job.status
+            self.view._show_job_end(job)

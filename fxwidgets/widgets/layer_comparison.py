@@ -31,7 +31,8 @@ from ..results.similarity import CompareResult
 from ..runtime import Coalescer, Job
 from ..runtime.limits import MAX_RATE_HZ
 from ..runtime.rpc import RpcError
-from .base import ColormapName, ColormapWidget, FiniteFloat, bundle, check_cmap, check_number, new_figure
+from .base import (Choice, ColormapName, ColormapWidget, FiniteFloat, bundle, check_choice_of, check_cmap, check_number,
+                   new_figure)
 
 DATA_ORDER = "data order"
 LABEL_ORDER = "label"
@@ -65,7 +66,7 @@ class LayerComparison(ColormapWidget):
     examples = traitlets.Int(0).tag(sync=True)
     n_examples = traitlets.Int(None, allow_none=True).tag(sync=True)
     pair = traitlets.List(traitlets.Int(), []).tag(sync=True)
-    sort_by = traitlets.Unicode(DATA_ORDER).tag(sync=True)
+    sort_by = Choice(SORT_ORDERS, DATA_ORDER).tag(sync=True)
     has_labels = traitlets.Bool(False).tag(sync=True)
     cmap = ColormapName("viridis").tag(sync=True)
     vmin = FiniteFloat(None, allow_none=True).tag(sync=True)
@@ -82,8 +83,8 @@ class LayerComparison(ColormapWidget):
         vmin = check_number(vmin, "vmin", allow_none=True)
         vmax = check_number(vmax, "vmax", allow_none=True)
         max_rate_hz = check_number(max_rate_hz, "max_rate_hz", low=0.0, open_low=True)
-        if sort_by is not None and sort_by not in SORT_ORDERS:
-            raise ValueError(f"sort_by must be {LABEL_ORDER!r} or {DATA_ORDER!r}, got {sort_by!r}")
+        if sort_by is not None:
+            check_choice_of(sort_by, "sort_by", SORT_ORDERS)
         if isinstance(source, Job):
             job: Job | None = source
             plan = source.state.plan
@@ -141,9 +142,7 @@ class LayerComparison(ColormapWidget):
         if job.status == "done":
             self.result = job.completed_result()  # not job.result(): that waits for every on_end, this one included
         self._refresh()
-        self.progress = job.progress
-        self.error = job.error_text
-        self.status = job.status
+        self._show_job_end(job)
 
     def _flush(self, _item: Any) -> None:
         self._refresh()
@@ -176,12 +175,6 @@ class LayerComparison(ColormapWidget):
         return np.frombuffer(self.cka, dtype="<f4").reshape(len(self.layers_a), len(self.layers_b)).copy()
 
     # -- selection and sorting --------------------------------------------------------------------------
-    @traitlets.validate("sort_by")
-    def _valid_sort(self, proposal: Any) -> str:
-        if proposal["value"] not in SORT_ORDERS:
-            raise traitlets.TraitError(f"sort_by must be {LABEL_ORDER!r} or {DATA_ORDER!r}, got {proposal['value']!r}")
-        return proposal["value"]
-
     @traitlets.validate("pair")
     def _valid_pair(self, proposal: Any) -> list:
         p = proposal["value"]
@@ -208,9 +201,7 @@ class LayerComparison(ColormapWidget):
     def grams(self, row: int, col: int, sort_by: str | None = None) -> dict:
         """What the view draws for cell (row, col): the two centred Gram matrices in the shown order, with each
         example's label and number and a symmetric colour limit per matrix."""
-        sort_by = self.sort_by if sort_by is None else sort_by
-        if sort_by not in SORT_ORDERS:
-            raise ValueError(f"sort_by must be {LABEL_ORDER!r} or {DATA_ORDER!r}, got {sort_by!r}")
+        sort_by = self.sort_by if sort_by is None else check_choice_of(sort_by, "sort_by", SORT_ORDERS)
         for name, v, n in (("row", row, len(self.layers_a)), ("col", col, len(self.layers_b))):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < n:
                 raise ValueError(f"{name} must be an integer in 0..{n - 1}, got {v!r}")

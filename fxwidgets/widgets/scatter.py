@@ -585,9 +585,7 @@ class Scatter(Linkable, ColormapWidget):
 
     def on_end(self, job: Job) -> None:
         self._coalescer.close()
-        self.progress = job.progress
-        self.error = job.error_text
-        self.status = job.status
+        self._show_job_end(job)
 
     def _flush(self, spans: list[tuple[int, int]]) -> None:
         with self._lock:

@@ -8,21 +8,22 @@ it has one, diagnostics). :class:`AttributionAccumulator` keeps the latest step 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..plans import BatchPlan
 from .forward import ModelCall, cast_float, check_finite, is_integer, model_device, model_dtype, to_device, to_tensor
 
 @dataclass
-class AttributionStep:
-    """One partial result: the running estimate and how far along it is."""
+class AttributionValues:
+    """The values and what comes with them, alike in a partial step and in the final record."""
 
     values: torch.Tensor  # shape of the inputs (B, ...), or the method's own shape (Grad-CAM, concepts)
-    progress: float
-    stderr: torch.Tensor | None = None
+    _: KW_ONLY
+    stderr: torch.Tensor | None = None  # the standard error of each value, for sampling methods
     features: torch.Tensor | None = None  # (B, n_features) for feature-group methods
     diagnostics: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
@@ -33,9 +34,16 @@ class AttributionStep:
     base_values: torch.Tensor | None = None
     #: Per row: f(x) at the target.
     outputs: torch.Tensor | None = None
-    #: What each value is the attribution *of*, for summary and dependence views: (B, n_features) group means for
-    #: feature-group methods, else the inputs in the values' layout (token ids for text), None for layer maps.
+    #: What each value is the attribution *of*, for summary (beeswarm) and dependence views: (B, n_features) group
+    #: means for feature-group methods, else the inputs in the values' layout (token ids for text), None for layer maps.
     feature_values: Any = None
+
+
+@dataclass
+class AttributionStep(AttributionValues):
+    """One partial result: the running estimate and how far along it is."""
+
+    progress: float
 
 
 @dataclass
@@ -71,7 +79,7 @@ class Layout:
 
 
 @dataclass
-class AttributionRecord:
+class AttributionRecord(AttributionValues):
     """Attributions for a batch of inputs and what produced them (the final step plus the plan's parameters).
 
     ``values`` has the inputs' shape (Grad-CAM: (B, H, W) maps; concepts: (B, k, H, W) heat maps).
@@ -80,27 +88,17 @@ class AttributionRecord:
     the base value f(baseline) and the output f(x) where the method has them.
     """
 
-    values: torch.Tensor
     method: str
     params: dict = field(default_factory=dict)
     seed: int | None = None
     target: list | None = None
-    stderr: torch.Tensor | None = None
-    features: torch.Tensor | None = None
-    diagnostics: dict = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
-    #: (B,) f at each row's reference: f(baseline), or E_b f(b) over a background set; None without a reference.
-    base_values: torch.Tensor | None = None
-    #: (B,) f(x) at the target.
-    outputs: torch.Tensor | None = None
-    #: The values of what was attributed, for summary (beeswarm) and dependence views: (B, n_features) group means
-    #: for feature-group methods, else the inputs in the values' layout (token ids for text); None for layer maps.
-    feature_values: Any = None
 
 
 @dataclass
-class AttributionPlan:
+class AttributionPlan(BatchPlan):
     """Validated inputs and parameters; building one runs the model once (to check the target)."""
+
+    batch_field = "attributed"
 
     model: Callable
     attributed: torch.Tensor  # (B, ...): what the values are attributions of (see forward.py)
@@ -124,14 +122,6 @@ class AttributionPlan:
             self.inputs = self.attributed
         if self.layout is None:
             self.layout = Layout(tuple(self.attributed.shape))
-
-    @property
-    def batch(self) -> int:
-        return self.attributed.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.attributed.device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -233,19 +223,25 @@ def as_target(target: Any, n_outputs: int | None, batch: int, device: torch.devi
         return None
     if n_outputs is None:
         raise ValueError("target must be None: the model returns a single output per row")
-    if isinstance(target, (bool, np.bool_)):
-        raise ValueError(f"target must be an integer or a sequence of integers, got {target!r}")
-    if isinstance(target, (int, np.integer)):
-        t = torch.full((batch,), int(target), dtype=torch.long)
+    return as_output_indices(target, batch, n_outputs, "target").to(device)
+
+
+def as_output_indices(given: Any, batch: int, n_outputs: int, name: str) -> torch.Tensor:
+    """One output index per input row, (batch,) long on the CPU: ``given`` is an int for every row or ``batch``
+    integers, each in 0..n_outputs-1; ``name`` is the argument the errors name."""
+    if isinstance(given, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer or a sequence of integers, got {given!r}")
+    if isinstance(given, (int, np.integer)):
+        t = torch.full((batch,), int(given), dtype=torch.long)
     else:
-        t = torch.as_tensor(np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target))
+        t = torch.as_tensor(np.asarray(given.cpu() if isinstance(given, torch.Tensor) else given))
         if t.dtype.is_floating_point or t.dtype == torch.bool or t.ndim != 1 or t.shape[0] != batch:
-            raise ValueError(f"target must be an int or {batch} integers (one per input row), got {target!r}")
+            raise ValueError(f"{name} must be an int or {batch} integers (one per input row), got {given!r}")
         t = t.long()
     bad = (t < 0) | (t >= n_outputs)
     if bool(bad.any()):
-        raise ValueError(f"target {int(t[bad][0])} is out of range: the model has {n_outputs} outputs (0..{n_outputs - 1})")
-    return t.to(device)
+        raise ValueError(f"{name} {int(t[bad][0])} is out of range: the model has {n_outputs} outputs (0..{n_outputs - 1})")
+    return t
 
 
 def as_baseline(baseline: Any, x: torch.Tensor, name: str = "baseline") -> torch.Tensor:

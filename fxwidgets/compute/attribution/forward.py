@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -166,22 +167,27 @@ def layer_hook(layer: torch.nn.Module, side: str, fn) -> Iterator[None]:
         handle.remove()
 
 
+@dataclass(eq=False)
 class ModelCall:
     """The model evaluated at rows of the attributed tensor (see the module docstring for the three modes)."""
 
-    def __init__(self, model: Any, inputs: tuple[torch.Tensor, ...], forward_args: tuple, forward_kwargs: dict,
-                 mode: str, layer: torch.nn.Module | None = None, side: str = "output") -> None:
-        self.model = model
-        self.inputs = inputs
-        self.args = forward_args
-        self.kwargs = forward_kwargs
-        self.mode = mode
-        self.layer = layer
-        self.side = side
-        self.batch = inputs[0].shape[0]
-        self.shapes = [tuple(t.shape[1:]) for t in inputs]
+    model: Any
+    inputs: tuple[torch.Tensor, ...]
+    args: tuple  # forward_args: the model's non-attributed positional arguments
+    kwargs: dict  # forward_kwargs
+    mode: str  # "direct", "packed" or "layer"
+    layer: torch.nn.Module | None = None
+    side: str = "output"  # which of the layer's values is attributed: its "output" or its "input"
+    batch: int = field(init=False)
+    shapes: list[tuple[int, ...]] = field(init=False)  # per-row shapes of the inputs
+    sizes: list[int] = field(init=False)
+    per_row_extras: bool = field(init=False)  # some extra argument has one row per input row
+
+    def __post_init__(self) -> None:
+        self.batch = self.inputs[0].shape[0]
+        self.shapes = [tuple(t.shape[1:]) for t in self.inputs]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
-        self.per_row_extras = any(per_row(v, self.batch) for v in (*forward_args, *forward_kwargs.values()))
+        self.per_row_extras = any(per_row(v, self.batch) for v in (*self.args, *self.kwargs.values()))
 
     # -- the non-attributed parts of a model call, for input rows ``index`` ------------------------------
     def extras(self, index: torch.Tensor) -> tuple[tuple, dict]:

@@ -12,7 +12,7 @@ An all-zero map has neither (NaN).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -37,21 +37,25 @@ def gini_sparseness(a: torch.Tensor) -> torch.Tensor:
     return ((2 * i - d - 1) * m).sum(1) / (d * m.sum(1))
 
 
-class Complexity(Metric):
+class _MapScore(Metric):
+    """A score of each attribution map alone: no model pass, no parameters; ``score`` maps (N, ...) to (N,)."""
+
+    defaults: dict = {}
+    score: Callable[[torch.Tensor], torch.Tensor]
+
+    def run(self, plan: EvaluationPlan, spec: MetricSpec) -> Iterator[MetricChunk]:
+        yield from run_maps(plan, lambda a, b: {"values": self.score(plan.attributions[a:b])})
+
+
+class Complexity(_MapScore):
     name = "complexity"
     higher_is_better = False
-    defaults: dict = {}
     description = "entropy of |a| / sum |a| (0 = one feature, ln d = uniform; Bhatt et al. 2020)"
-
-    def run(self, plan: EvaluationPlan, spec: MetricSpec) -> Iterator[MetricChunk]:
-        yield from run_maps(plan, lambda a, b: {"values": entropy_complexity(plan.attributions[a:b])})
+    score = staticmethod(entropy_complexity)
 
 
-class Sparseness(Metric):
+class Sparseness(_MapScore):
     name = "sparseness"
     higher_is_better = True
-    defaults: dict = {}
     description = "Gini index of |a| (0 = uniform, 1 - 1/d = one feature; Chalasani et al. 2020)"
-
-    def run(self, plan: EvaluationPlan, spec: MetricSpec) -> Iterator[MetricChunk]:
-        yield from run_maps(plan, lambda a, b: {"values": gini_sparseness(plan.attributions[a:b])})
+    score = staticmethod(gini_sparseness)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..attribution.core import select_output
+from ..plans import BatchPlan
 from .stats import mean_and_stderr
 
 
@@ -115,8 +116,10 @@ class MetricSpec:
 
 
 @dataclass
-class EvaluationPlan:
+class EvaluationPlan(BatchPlan):
     """Validated inputs; building one runs the model once on the inputs (target range and f(x))."""
+
+    batch_field = "inputs"
 
     model: Callable
     inputs: torch.Tensor  # (B, ...)
@@ -133,18 +136,6 @@ class EvaluationPlan:
     #: The index of this plan's first sample in the whole dataset: every draw is keyed by the global sample index,
     #: so a plan over rows a:b of a dataset (a block run on another worker) draws exactly what the whole would.
     sample_offset: int = 0
-
-    @property
-    def batch(self) -> int:
-        return self.inputs.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.inputs.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.inputs.dtype
 
     @property
     def attribution_shape(self) -> tuple[int, ...]:

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
 
-import numpy as np
 import torch
 
+from ..attribution.core import as_output_indices
 from .core import (
     EvaluationPlan,
     Metric,
@@ -208,7 +207,7 @@ class RandomTarget(Metric):
                 other[i] = r + int(r >= int(tc[i]))  # uniform over the n - 1 classes that are not the target
             other = other.to(plan.device)
         else:
-            other = _other_targets(given, B, n, spec.name).to(plan.device)
+            other = as_output_indices(given, B, n, f"other_target (metric {spec.name!r})").to(plan.device)
             same = other == t
             if bool(same.any()):
                 i = int(same.nonzero()[0])
@@ -240,17 +239,3 @@ class RandomTarget(Metric):
                 extras["maps"] = torch.stack([plan.attributions[start:start + h].float(), others], 1)
             return {"values": bufs["s"][:, 0], "extras": extras}
         yield from run_rows(plan, 1, row_fn, finish)
-
-
-def _other_targets(given: Any, B: int, n: int, metric: str) -> torch.Tensor:
-    if isinstance(given, (int, np.integer)) and not isinstance(given, bool):
-        t = torch.full((B,), int(given), dtype=torch.long)
-    else:
-        t = torch.as_tensor(np.asarray(given.cpu() if isinstance(given, torch.Tensor) else given))
-        if t.dtype.is_floating_point or t.dtype == torch.bool or t.ndim != 1 or t.shape[0] != B:
-            raise ValueError(f"other_target (metric {metric!r}) must be an int or {B} integers, got {given!r}")
-        t = t.long()
-    bad = (t < 0) | (t >= n)
-    if bool(bad.any()):
-        raise ValueError(f"other_target (metric {metric!r}) {int(t[bad][0])} is out of range: the model has {n} outputs")
-    return t
