@@ -205,6 +205,10 @@ def test_a_dataset_is_attributed_as_its_rows_are(cluster):
     remote = fx.attribute(model, ds, column="x", target="y", method="integrated_gradients", n_steps=16)
     assert_same_record(remote, local, exact=True)
     assert remote.params["engine"] == "ray"  # a Dataset implies engine="ray"
+    assert ds.context.execution_options.preserve_order is False  # asked for while reading, then given back
+    here = fx.attribute(model, ds, column="x", target="y", method="integrated_gradients", n_steps=16, engine="local")
+    assert_same_record(here, local, exact=True)
+    assert "engine" not in here.params  # engine="local": read here, computed here
     kw = dict(method="shapley_permutation", n_permutations=6, seed=3, feature_mask=torch.tensor([0, 0, 1, 1, 2, 3]))
     local = fx.attribute(model, X, target=2, **kw)
     remote = fx.attribute(model, ds.select_columns(["x"]), target=2, engine=cluster, **kw)  # its only column
