@@ -173,7 +173,7 @@ def read_dataset(data: Any, name: str, column: str | None = None, *, kind: str =
             raise ValueError(f"column={column!r} names a column of a ray.data.Dataset, but {name} is a "
                              f"{type(data).__name__}; drop column=")
         return None
-    for module in ("ray.data", "pyarrow"):  # Ray Data's blocks are Arrow tables
+    for module in ("pyarrow", "ray.data"):  # Ray Data holds its blocks as Arrow tables
         require(module, f"{name} given as a ray.data.Dataset", INSTALL_HINT)
     named = dict(named or {})
     for arg, (col, k) in named.items():
@@ -206,6 +206,8 @@ def read_dataset(data: Any, name: str, column: str | None = None, *, kind: str =
     start = 0
     try:
         for batch in selected.iter_batches(batch_format="numpy", batch_size=None):
+            if not batch or len(next(iter(batch.values()))) == 0:
+                continue  # an empty block (after a filter) has no rows to check, and no shape to set
             rows = 0
             for arg, (col, k) in wanted.items():
                 values = _check_column(batch[col], arg, col, k, start, shapes)

@@ -186,6 +186,14 @@ def test_missing_ray_says_how_to_install(monkeypatch):
         require_ray()
 
 
+
+def test_a_dataset_without_pyarrow_says_how_to_install(monkeypatch):
+    fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset"})()
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ImportError, match=r"inputs given as a ray.data.Dataset needs pyarrow, .*pip install fxwidgets\[ray\]"):
+        fx.attribute(never_called, fake_dataset, target=0)
+
+
 # -- a ray.data.Dataset as the rows ------------------------------------------------------------------------------
 def dataset(columns: dict, *, blocks: int = 5):
     """A Dataset of several blocks, re-batched by a map on the workers (so its rows reach the caller through Ray
