@@ -6,7 +6,7 @@ from typing import Any
 
 from ..compute.attribution import AttributionAccumulator, iter_attribution, plan_attribution
 from ..compute.attribution.blocks import check_row_method, iter_attribution_blocks
-from ..compute.engines import as_engine, refuse_dataset
+from ..compute.engines import dataset_engine, read_dataset
 from ..results.attribution import AttributionResult
 from ..widgets.attribution_view import AttributionView
 from ..widgets.linking import linked_factory
@@ -22,6 +22,7 @@ def attribute(
     chunk_size: int | None = None,
     seed: int | None = None,
     forward_args: Any = None,
+    column: str | None = None,
     engine: Any = None,
     stream: bool = False,
     **params: Any,
@@ -65,8 +66,17 @@ def attribute(
         Extra, non-attributed arguments passed to the model after the inputs: a tuple, a dict of keywords, or one
         value; a tensor whose first dimension is the batch is taken row by row (Captum's
         ``additional_forward_args``).
+    column:
+        When ``inputs`` is a ``ray.data.Dataset``: the column holding the inputs (a fixed-shape numeric tensor
+        column, one row per input). Default: the Dataset's one column that ``target`` does not name. ``target``
+        may then name a column of integer labels (``target="y"``) or be an int or one per row, as for a tensor.
+        The columns are read in the Dataset's order and checked as they arrive (a missing column, rows of
+        different shapes, NaN or inf raise naming ``inputs``/``target``, the column and the row) before any
+        attribution runs; the rows are then attributed on ``engine`` (default ``"ray"``) exactly as the same rows
+        given as a tensor (``ds.take_all()`` order). Needs ``pip install fxwidgets[ray]`` (Ray Data, pyarrow).
     engine:
-        ``None``/``"local"`` (here), or ``"ray"`` / :class:`fxwidgets.RayEngine` for a dataset: blocks of rows
+        ``None``/``"local"`` (here; ``"ray"`` when ``inputs`` is a Dataset), or ``"ray"`` /
+        :class:`fxwidgets.RayEngine` for a dataset: blocks of rows
         run as Ray tasks on the cluster's workers (on their GPUs when the cluster has some), the model shipped
         once through the object store, and each block's rows streamed back as it finishes. The answer is the
         local answer: every block runs the same plan with the same ``chunk_size`` and seed (needs
@@ -81,10 +91,12 @@ def attribute(
     a feature mask that does not cover the input, an unknown parameter) raises before any long work starts.
     """
     stream = check_stream(stream)
-    runner = as_engine(engine)
-    refuse_dataset(inputs, "inputs")
+    runner = dataset_engine(engine, inputs)
     if runner is not None:
         check_row_method(method)
+    read = read_dataset(inputs, "inputs", column, named={"target": (target, "labels")} if isinstance(target, str) else None)
+    if read is not None:
+        inputs, target = read["inputs"], read.get("target", target)
     plan = plan_attribution(model, inputs, target=target, method=method, chunk_size=chunk_size, seed=seed,
                             forward_args=forward_args, **params)
     if runner is None:

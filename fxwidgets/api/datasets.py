@@ -11,7 +11,7 @@ import torch
 from ..compute import dataset_distance as distances
 from ..compute import sample_selection as selections
 from ..compute.dsir_blocks import engine_hasher
-from ..compute.engines import as_engine, refuse_dataset
+from ..compute.engines import dataset_engine, is_ray_dataset, read_dataset
 from ..compute.embedding import METHODS as EMBEDDING_METHODS
 from ..compute.embedding import EmbeddingAccumulator, iter_embedding, plan_embedding
 from ..compute.validate import as_indices, check_choice, check_positive_int
@@ -117,8 +117,8 @@ def _labelled_y(y: Any, labelled: Any, n: int | None) -> Any:
     return a
 
 
-def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, seed: int = 0, engine: Any = None,
-                   stream: bool = False, **options: Any) -> SampleSelectionResult | Any:
+def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, seed: int = 0,
+                   column: str | None = None, engine: Any = None, stream: bool = False, **options: Any) -> SampleSelectionResult | Any:
     """Which rows of a dataset to keep, and the method's own evidence for the choice.
 
     ``X``: (n, d) embeddings (a tensor or array), except for DSIR (raw texts or n-gram counts). ``k``: how many
@@ -161,6 +161,12 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
     the diagnostics are then computed here from the blocks in row order, so the selection is the local one. The
     other methods couple the rows (a farthest-first traversal, k-means) and run locally only.
 
+    For DSIR, ``X`` may be a ``ray.data.Dataset`` with a text column (``column=``: which one; default the only
+    column), and ``target=`` a Dataset with one text column; the texts are read in the Dataset's order (a text
+    that is not a str raises naming ``X``/``target``, the column and the row) and hashed on ``engine`` (default
+    ``"ray"``), so the selection is the local one on the same texts (``ds.take_all()`` order); ``indices`` are
+    row numbers in that order.
+
     ``stream=True`` returns a :class:`~fxwidgets.runtime.Job` (k-center yields growing prefixes of the
     selection; hierarchical curation and DSIR report their stages) whose ``result()`` equals the blocking
     result. Bad input raises before any work starts and names the argument: an unknown method or option, a
@@ -168,11 +174,13 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
     """
     method = check_choice(method, "method", SELECTION_METHODS)
     k = check_positive_int(k, "k", allow_none=False)
-    runner = as_engine(engine)
-    refuse_dataset(X, "X")
+    runner = dataset_engine(engine, X)
     if runner is not None and method != "dsir":
-        raise ValueError(f"engine={engine!r} runs DSIR's per-text hashing on workers; method={method!r} couples the "
-                         "rows (farthest points, k-means, neighbours) and runs locally only: drop engine=")
+        given = "X as a ray.data.Dataset" if is_ray_dataset(X) and engine is None else f"engine={engine!r}"
+        raise ValueError(f"{given} runs DSIR's per-text hashing on workers; method={method!r} couples the rows "
+                         "(farthest points, k-means, neighbours) and runs locally only: give X as a tensor or an "
+                         "array" + ("" if engine is None else " and drop engine=") + (", or keep the Dataset with engine='local' "
+                         "(its rows are then read here)" if is_ray_dataset(X) else ""))
     fn, required, _ = _SELECTORS[method]
     _check_options(options, selection_options(method), f"method={method!r}")
     for name in required:
@@ -185,6 +193,11 @@ def select_samples(X: Any, k: int, method: str = "k_center", *, y: Any = None, s
     if method not in _USES_Y and y is not None:
         raise ValueError(f"method={method!r} does not read y; y is for 'anchoral' ({_USES_Y['anchoral']}) and "
                          f"'class_representatives' ({_USES_Y['class_representatives']})")
+    read = read_dataset(X, "X", column, kind="texts" if method == "dsir" else "numbers")
+    if read is not None:
+        X = read["X"]
+    if method == "dsir" and is_ray_dataset(options.get("target")):
+        options = {**options, "target": read_dataset(options["target"], "target", kind="texts")["target"]}
     n = _rows(X)
     if n is not None and method != "sensitivity" and k > n:  # sensitivity draws with replacement
         raise ValueError(f"k={k} is more than the {n} rows of X")

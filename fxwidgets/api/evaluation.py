@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..compute.engines import as_engine, refuse_dataset
+from ..compute.engines import dataset_engine, read_dataset
 from ..compute.evaluation.blocks import check_blocks, iter_comparison_blocks
 from ..compute.evaluation.comparison import ComparisonAccumulator, iter_comparison, plan_comparison
 from ..results.evaluation import EvaluationResult
@@ -26,6 +26,7 @@ def evaluate(
     aggregate: Any = None,
     chunk_size: int | None = None,
     seed: int = 0,
+    column: str | None = None,
     engine: Any = None,
     stream: bool = False,
 ) -> EvaluationResult | Any:
@@ -75,8 +76,16 @@ def evaluate(
         The one memory knob: model rows (or rows given to ``explain_func``) at once. It never changes the answer.
     seed:
         Seeds every random draw (perturbations, subsets, re-initialised layers, other targets).
+    column:
+        When ``inputs`` is a ``ray.data.Dataset``: the column holding the inputs (default: the Dataset's one column
+        that ``attributions`` and ``target`` do not name). ``attributions`` may then name a column of maps
+        (``attributions="attr"``, read as a tensor of maps) and ``target`` a column of integer labels; an
+        AttributionResult of ``fx.attribute`` on the same Dataset lines up with its rows. The columns are read in the
+        Dataset's order and checked as they arrive (missing column, rows of different shapes, NaN or inf raise
+        naming the argument, the column and the row) before any metric runs; the scores are then those of the
+        same rows given as tensors, computed on ``engine`` (default ``"ray"``).
     engine:
-        ``None``/``"local"`` (here), or ``"ray"`` / :class:`fxwidgets.RayEngine` for a dataset: blocks of samples
+        ``None``/``"local"`` (here; ``"ray"`` when ``inputs`` is a Dataset), or ``"ray"`` / :class:`fxwidgets.RayEngine` for a dataset: blocks of samples
         (a multiple of ``chunk_size`` each) are evaluated as Ray tasks on the cluster's workers, the model and the
         explain functions shipped once, each block's scores streamed back as it finishes. Every draw is keyed by
         (seed, metric, sample, draw) and a block knows its first sample, so the answer is the local answer
@@ -91,8 +100,12 @@ def evaluate(
     bool) raises naming the argument before any long work starts.
     """
     stream = check_stream(stream)
-    runner = as_engine(engine)
-    refuse_dataset(inputs, "inputs")
+    runner = dataset_engine(engine, inputs)
+    named = {arg: (v, kind) for arg, v, kind in (("attributions", attributions, "numbers"), ("target", target, "labels"))
+             if isinstance(v, str)}
+    read = read_dataset(inputs, "inputs", column, named=named)
+    if read is not None:
+        inputs, attributions, target = read["inputs"], read.get("attributions", attributions), read.get("target", target)
     plan = plan_comparison(model, inputs, attributions, target=target, metrics=metrics, explain_func=explain_func,
                            perturb_func=perturb_func, mask=mask, chunk_size=chunk_size, seed=seed, aggregate=aggregate)
     if runner is None:

@@ -11,6 +11,12 @@ Why this is in compute (and not in the runtime or the api): it needs the familie
 nothing above them (no Job, no view); the runtime only ever sees the generator it yields. Ray is imported
 only when an engine is used, so compute stays importable without it.
 
+A ``ray.data.Dataset`` given as a verb's data (:func:`read_dataset`) is read in its own row order, its columns
+checked as its blocks arrive, and its rows then planned and run as the same rows given as a tensor would be on
+the engine (Ray by default, :func:`dataset_engine`): the verbs plan the whole call here (every argument checked,
+one model pass) before the blocks go to the workers, so the rows pass through the caller once, and the answer is
+the tensor's answer on the Dataset's rows.
+
 Exactness: a block runs the same plan on its rows as the local run does on all of them, with the same
 ``chunk_size`` and seed. Where draws are keyed by the global row index (evaluation), a block passes its first
 row's index; where draws are shared by every row (permutation Shapley, KernelSHAP), every block draws the
@@ -128,19 +134,146 @@ def as_engine(engine: Any) -> RayEngine | None:
 
 
 def is_ray_dataset(value: Any) -> bool:
-    """A ``ray.data.Dataset`` (recognised without importing ray)."""
-    cls = type(value)
-    return cls.__name__ == "Dataset" and cls.__module__.startswith("ray.data")
+    """A ``ray.data.Dataset`` or one of its subclasses (``MaterializedDataset``), recognised without importing ray."""
+    return any(c.__name__ == "Dataset" and c.__module__.startswith("ray.data") for c in type(value).__mro__)
 
 
-def refuse_dataset(value: Any, name: str) -> None:
-    """A ``ray.data.Dataset`` given as data is refused, naming the argument and what to do instead: the verbs plan
-    the whole call (every argument checked, one model pass) before the blocks go to the workers, which needs the
-    rows here."""
-    if is_ray_dataset(value):
-        raise TypeError(f"{name} is a ray.data.Dataset, which is not accepted: give the rows as a tensor or an array "
-                        f"(for example from ds.take_batch(n) or ds.to_torch()) with engine='ray', which sends them to "
-                        "the workers in blocks")
+def dataset_engine(engine: Any, data: Any) -> RayEngine | None:
+    """:func:`as_engine`, except that a ``ray.data.Dataset`` as the data makes Ray the default engine."""
+    if engine is None and is_ray_dataset(data):
+        return RayEngine()
+    return as_engine(engine)
+
+
+# -- a ray.data.Dataset as the rows -------------------------------------------------------------------------
+#: What a column may hold: a fixed-shape numeric value per row (finite where floating), one integer label per
+#: row, or one text per row.
+COLUMN_KINDS = ("numbers", "labels", "texts")
+
+
+def read_dataset(data: Any, name: str, column: str | None = None, *, kind: str = "numbers",
+                 named: dict[str, tuple[str, str]] | None = None) -> dict[str, Any] | None:
+    """The columns of a ``ray.data.Dataset`` that a call reads, collected here in the Dataset's row order and
+    checked; None when ``data`` is not a Dataset (``column`` must then be None).
+
+    ``name`` is the argument ``data`` was given as, ``column`` the column holding it (default: the Dataset's one
+    column that no other argument names), ``kind`` what it holds (one of :data:`COLUMN_KINDS`). ``named``: other
+    arguments given as column names, ``{argument: (column, kind)}`` (a ``target="y"``). Returns ``{argument:
+    values}`` with ``name`` among them: an array whose first dimension is the rows (``numbers``: the rows stacked;
+    ``labels``: int64), or a list of str (``texts``).
+
+    The Dataset's own pipeline (reads, maps) runs on the cluster as Ray Data schedules it; its blocks come here in
+    order (``preserve_order``) and are checked as they arrive, so a missing column, a ragged tensor column, a NaN
+    or a non-text is reported naming the argument, the column and the row before the computation starts. The
+    rows are then planned here as a tensor would be (every argument checked, one model pass) and sent to the
+    workers in blocks by the engine.
+    """
+    if not is_ray_dataset(data):
+        if column is not None:
+            raise ValueError(f"column={column!r} names a column of a ray.data.Dataset, but {name} is a "
+                             f"{type(data).__name__}; drop column=")
+        return None
+    for module in ("pyarrow", "ray.data"):  # Ray Data holds its blocks as Arrow tables
+        require(module, f"{name} given as a ray.data.Dataset", INSTALL_HINT)
+    named = dict(named or {})
+    for arg, (col, k) in named.items():
+        check_kind(k)
+        if not isinstance(col, str):
+            raise TypeError(f"{arg} must name a column of {name} (a str), got {type(col).__name__}")
+    check_kind(kind)
+    if column is not None and not isinstance(column, str):
+        raise TypeError(f"column must name a column of {name} (a str), got {type(column).__name__}")
+    columns = list(data.columns())
+    listing = ", ".join(map(repr, columns)) or "none"
+    for arg, (col, _k) in named.items():
+        if col not in columns:
+            raise ValueError(f"{arg}={col!r} names no column of {name} (a ray.data.Dataset with columns {listing})")
+    if column is None:
+        free = [c for c in columns if c not in {col for col, _k in named.values()}]
+        if len(free) != 1:
+            raise ValueError(f"{name} is a ray.data.Dataset with columns {listing}: pass column= naming the one that "
+                             f"holds {name}")
+        column = free[0]
+    elif column not in columns:
+        raise ValueError(f"column={column!r} is not a column of {name} (a ray.data.Dataset with columns {listing})")
+    wanted = {name: (column, kind), **named}
+    parts: dict[str, list] = {arg: [] for arg in wanted}
+    shapes: dict[str, tuple[int, tuple]] = {}
+    selected = data.select_columns(list(dict.fromkeys(col for col, _k in wanted.values())))
+    options = selected.context.execution_options
+    keep_order = options.preserve_order
+    options.preserve_order = True  # rows in the Dataset's order, as take_all() lists them
+    start = 0
+    try:
+        for batch in selected.iter_batches(batch_format="numpy", batch_size=None):
+            if not batch or len(next(iter(batch.values()))) == 0:
+                continue  # an empty block (after a filter) has no rows to check, and no shape to set
+            rows = 0
+            for arg, (col, k) in wanted.items():
+                values = _check_column(batch[col], arg, col, k, start, shapes)
+                parts[arg].append(values)
+                rows = len(values)
+            start += rows
+    finally:
+        options.preserve_order = keep_order
+    if start == 0:
+        raise ValueError(f"{name} is an empty ray.data.Dataset")
+    out: dict[str, Any] = {}
+    for arg, (_col, k) in wanted.items():
+        out[arg] = [t for p in parts[arg] for t in p] if k == "texts" else np.concatenate(parts[arg])
+    return out
+
+
+def check_kind(kind: str) -> None:
+    if kind not in COLUMN_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, COLUMN_KINDS))}, got {kind!r}")
+
+
+def _check_column(values: np.ndarray, arg: str, col: str, kind: str, start: int,
+                  shapes: dict[str, tuple[int, tuple]]) -> Any:
+    """One block of a column checked and converted (see :func:`read_dataset`); ``shapes`` holds the first row's
+    shape per argument, so a column ragged across blocks is caught too."""
+    where = f"{arg}: column {col!r}"
+    if kind == "texts":
+        texts = values.tolist()
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                missing = t is None or (isinstance(t, float) and math.isnan(t))  # Arrow's null comes as None or NaN
+                what = "a missing value (null)" if missing else type(t).__name__
+                raise TypeError(f"{where} holds {what} at row {start + i}, not a text (str)")
+        return texts
+    if values.dtype == object:  # a variable-shape tensor or list column: one array per row
+        rows = [np.asarray(v) for v in values]
+        values = _stack(rows, where, start, shapes.setdefault(arg, (start, rows[0].shape if rows else ())))
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{where} holds {values.dtype} values; it must hold numbers")
+    first = shapes.setdefault(arg, (start, values.shape[1:]))
+    if values.shape[1:] != first[1]:
+        raise ValueError(f"{where} is ragged: row {first[0]} has shape {first[1]}, row {start} has shape "
+                         f"{values.shape[1:]}; every row must have one shape")
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(1)
+        if bad.any():
+            raise ValueError(f"{where} holds NaN or inf (first at row {start + int(np.argmax(bad))}); drop or fill "
+                             "those rows (ds.filter / ds.map_batches) first")
+    if kind == "labels":
+        if values.ndim != 1:
+            raise ValueError(f"{where} must hold one label per row, got rows of shape {values.shape[1:]}")
+        if values.dtype.kind == "f":
+            frac = values != np.round(values)
+            if frac.any():
+                raise ValueError(f"{where} holds {values[np.argmax(frac)]} at row {start + int(np.argmax(frac))}, "
+                                 "not an integer label")
+        values = values.astype(np.int64)
+    return values
+
+
+def _stack(rows: list[np.ndarray], where: str, start: int, first: tuple[int, tuple]) -> np.ndarray:
+    for i, r in enumerate(rows):
+        if r.shape != first[1]:
+            raise ValueError(f"{where} is ragged: row {first[0]} has shape {first[1]}, row {start + i} has shape "
+                             f"{r.shape}; every row must have one shape")
+    return np.stack(rows) if rows else np.empty((0, *first[1]))
 
 
 # -- moving results home ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """engine="ray": attributions, evaluation scores and DSIR weights computed in row blocks on a local two-worker Ray
-cluster give exactly the local answer."""
+cluster give exactly the local answer; so do the same rows given as a ray.data.Dataset."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib
 
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -172,9 +173,6 @@ def test_engine_arguments_are_checked_before_any_work():
         fx.select_samples(X, 3, "k_center", engine="ray")
     with pytest.raises(ValueError, match="block_rows must be a positive integer"):
         fx.RayEngine(block_rows=0)
-    fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset"})()
-    with pytest.raises(TypeError, match="inputs is a ray.data.Dataset, which is not accepted"):
-        fx.attribute(model, fake_dataset, target=0, engine="ray")
     with pytest.raises(ValueError, match="aggregate cannot run on engine='ray'"):
         attrs = {"a": torch.rand(8, 6, dtype=torch.float64), "b": torch.rand(8, 6, dtype=torch.float64)}
         fx.evaluate(model, X, attrs, target=0, metrics="deletion", aggregate="mean", engine="ray")
@@ -186,3 +184,122 @@ def test_missing_ray_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install fxwidgets\[ray\]"):
         require_ray()
+
+
+
+def test_a_dataset_without_pyarrow_says_how_to_install(monkeypatch):
+    fake_dataset = type("Dataset", (), {"__module__": "ray.data.dataset"})()
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ImportError, match=r"inputs given as a ray.data.Dataset needs pyarrow, .*pip install fxwidgets\[ray\]"):
+        fx.attribute(never_called, fake_dataset, target=0)
+
+
+# -- a ray.data.Dataset as the rows ------------------------------------------------------------------------------
+def dataset(columns: dict, *, blocks: int = 5):
+    """A Dataset of several blocks, re-batched by a map on the workers (so its rows reach the caller through Ray
+    Data's executor, whose order is only the Dataset's own when fxwidgets asks for it)."""
+    n = len(next(iter(columns.values())))
+    items = [{k: (v[i].numpy() if isinstance(v, torch.Tensor) else v[i]) for k, v in columns.items()} for i in range(n)]
+    return ray.data.from_items(items, override_num_blocks=blocks).map_batches(lambda b: b, batch_size=4)
+
+
+def test_a_dataset_is_attributed_as_its_rows_are(cluster):
+    # the Dataset's float64 rows reach the model unchanged (Arrow stores the doubles), and the blocks are those of
+    # engine="ray" on the same rows, so on RowWise (rows that do not interact) the answers are bitwise equal
+    model, X = RowWise(6, 3), rows(33)
+    y = torch.arange(33) % 3
+    ds = dataset({"x": X, "y": y, "id": list(range(33))})
+    local = fx.attribute(model, X, target=y, method="integrated_gradients", n_steps=16)
+    remote = fx.attribute(model, ds, column="x", target="y", method="integrated_gradients", n_steps=16)
+    assert_same_record(remote, local, exact=True)
+    assert remote.params["engine"] == "ray"  # a Dataset implies engine="ray"
+    assert ds.context.execution_options.preserve_order is False  # asked for while reading, then given back
+    here = fx.attribute(model, ds, column="x", target="y", method="integrated_gradients", n_steps=16, engine="local")
+    assert_same_record(here, local, exact=True)
+    assert "engine" not in here.params  # engine="local": read here, computed here
+    kw = dict(method="shapley_permutation", n_permutations=6, seed=3, feature_mask=torch.tensor([0, 0, 1, 1, 2, 3]))
+    local = fx.attribute(model, X, target=2, **kw)
+    remote = fx.attribute(model, ds.select_columns(["x"]), target=2, engine=cluster, **kw)  # its only column
+    assert_same_record(remote, local, exact=True)
+    assert float(local.stderr.max()) > 1e-3  # the permutations matter: equality is equality of the draws
+
+
+def test_a_streamed_dataset_job_fills_in_block_by_block(cluster):
+    model, X = RowWise(6, 3), rows(30)
+    ds = dataset({"x": X, "y": torch.arange(30) % 3})
+    job = fx.attribute(model, ds, target="y", method="saliency", engine=cluster, stream=True)
+    progress = []
+
+    class Listener:
+        def on_item(self, job, step):
+            progress.append((step.progress, int((step.values != 0).any(1).sum())))
+
+        def on_end(self, job):
+            pass
+
+    job.subscribe(Listener())
+    streamed = job.result(timeout=120)
+    assert_same_record(streamed, fx.attribute(model, X, target=torch.arange(30) % 3, method="saliency"), exact=True)
+    assert job.items == 5  # ceil(30 / 7) blocks, one partial result each
+    assert [p for p, _ in progress] == sorted(p for p, _ in progress) and progress[-1] == (1.0, 30)
+    assert progress[0][1] < 30  # the first partial result holds only its block's rows
+
+
+def test_a_dataset_is_evaluated_as_its_rows_are(cluster):
+    model, X = RowWise(6, 3), rows(24)
+    attr = fx.attribute(model, X, target=1, method="input_x_gradient")
+    metrics = {"faithfulness_correlation": {"n_samples": 10}, "deletion": {}}
+    local = fx.evaluate(model, X, attr.values, target=1, metrics=metrics, chunk_size=8, seed=4)
+    ds = dataset({"x": X, "attr": attr.values, "y": torch.ones(24, dtype=torch.int64)})
+    remote = fx.evaluate(model, ds, "attr", target="y", metrics=metrics, chunk_size=8, seed=4,
+                         engine=fx.RayEngine(block_rows=8))
+    for name in metrics:
+        assert torch.equal(remote[name].values, local[name].values), name
+        assert (remote[name].mean, remote[name].stderr) == (local[name].mean, local[name].stderr), name
+    assert float(local["faithfulness_correlation"].values.std()) > 0
+
+
+def test_dsir_on_a_dataset_of_texts_selects_what_the_texts_select(cluster):
+    topics = ["the cat sat on the mat", "stocks fell sharply today", "the dog chased the cat", "rain is expected"]
+    raw = [f"{topics[i % 4]} {i % 7}" for i in range(40)]
+    target = ["the cat and the dog", "a dog sat on the mat", "the cat chased the dog"] * 2
+    local = fx.select_samples(raw, 8, "dsir", target=target, seed=2, n_buckets=256)
+    ds = dataset({"id": list(range(40)), "text": raw})
+    remote = fx.select_samples(ds, 8, "dsir", column="text", target=ray.data.from_items([{"t": t} for t in target]),
+                               seed=2, n_buckets=256)
+    assert torch.equal(remote.indices, local.indices) and torch.equal(remote.scores, local.scores)
+    assert remote.diagnostics == local.diagnostics
+
+
+def never_called(x):
+    raise AssertionError("the model ran: the bad input was not caught up front")
+
+
+def test_bad_dataset_columns_raise_naming_the_argument_before_any_work(cluster):
+    X = rows(12)
+    ds = dataset({"x": X, "y": torch.arange(12) % 3}, blocks=3)
+    with pytest.raises(ValueError, match=r"column='z' is not a column of inputs .*columns 'x', 'y'"):
+        fx.attribute(never_called, ds, column="z", target="y")
+    with pytest.raises(ValueError, match=r"target='label' names no column of inputs"):
+        fx.attribute(never_called, ds, target="label")
+    with pytest.raises(ValueError, match=r"inputs is a ray.data.Dataset with columns 'x', 'y': pass column="):
+        fx.attribute(never_called, ds, target=0)
+    ragged = ray.data.from_items([{"x": np.ones(5 if i == 7 else 6)} for i in range(10)], override_num_blocks=3)
+    with pytest.raises(ValueError, match=r"inputs: column 'x' is ragged: row 0 has shape \(6,\), row 7 has shape \(5,\)"):
+        fx.attribute(never_called, ragged, target=0)
+    bad = X.clone()
+    bad[9, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"inputs: column 'x' holds NaN or inf \(first at row 9\)"):
+        fx.attribute(never_called, dataset({"x": bad}), target=0)
+    with pytest.raises(ValueError, match=r"attributions: column 'a' holds NaN or inf \(first at row 9\)"):
+        fx.evaluate(never_called, dataset({"x": X, "a": bad}), "a", target=0, metrics="deletion")
+    half = dataset({"x": X, "y": torch.arange(12) / 2})
+    with pytest.raises(ValueError, match=r"target: column 'y' holds 0.5 at row 1, not an integer label"):
+        fx.attribute(never_called, half, target="y")
+    texts = ray.data.from_items([{"text": "a b"}, {"text": None}, {"text": "c"}])  # a missing text
+    with pytest.raises(TypeError, match=r"X: column 'text' holds a missing value \(null\) at row 1, not a text"):
+        fx.select_samples(texts, 1, "dsir", target=["a b"])
+    with pytest.raises(ValueError, match=r"X as a ray.data.Dataset runs DSIR's per-text hashing .* method='k_center'"):
+        fx.select_samples(ds, 2, "k_center")
+    with pytest.raises(ValueError, match=r"column='x' names a column of a ray.data.Dataset, but inputs is a Tensor"):
+        fx.attribute(never_called, X, column="x", target=0)
