@@ -14,6 +14,7 @@ import { joinLink } from "./lib/link";
 import { fmt, rangeText } from "./lib/format";
 import { createMatrixFrame, drawBoundaries } from "./lib/matrix";
 import type { AxisSpec } from "./lib/scale";
+import { streamProfile } from "./lib/profile";
 import { createTooltip, type TipLine } from "./lib/tooltip";
 import { colorControls, toolbar } from "./lib/toolbar";
 import { defineView, type View } from "./lib/view";
@@ -104,6 +105,8 @@ function setup(view: View<HeatmapTraits>): void {
   }
 
   function applyTile(msg: TileMessage): void {
+    const prof = streamProfile();
+    const t0 = prof ? performance.now() : 0;
     const { r0, c0, data } = msg;
     if (!Number.isInteger(r0) || !Number.isInteger(c0) || r0 < 0 || c0 < 0 || !data || data.shape?.length !== 2) {
       console.warn("fxwidgets: ignored a malformed tile message", { r0, c0, shape: data?.shape });
@@ -135,6 +138,7 @@ function setup(view: View<HeatmapTraits>): void {
     view.live();
     if (rangeChanged) updateColorbar();
     draw.schedule();
+    prof?.push({ what: "tile", t0, t1: performance.now(), bytes: src.byteLength, rows: th });
   }
 
   const requestSnapshot = () => {
@@ -185,6 +189,10 @@ function setup(view: View<HeatmapTraits>): void {
   };
 
   function paint(): void {
+    const prof = streamProfile();
+    const t0 = prof ? performance.now() : 0;
+    let t1 = t0;
+    let t2 = t0;
     const ctx = frame.canvas.getContext("2d");
     const lim = limits();
     const L = lut();
@@ -202,6 +210,7 @@ function setup(view: View<HeatmapTraits>): void {
       }
       dirtyLo = Infinity;
       dirtyHi = -1;
+      if (prof) t1 = performance.now();
       const { width, height } = frame.canvas;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.fillStyle = view.theme.layout0;
@@ -212,6 +221,7 @@ function setup(view: View<HeatmapTraits>): void {
       ctx.imageSmoothingEnabled = shrinking;
       if (shrinking) ctx.imageSmoothingQuality = "high";
       ctx.drawImage(offscreen, 0, 0, grid.w, grid.h, 0, 0, width, height);
+      if (prof) t2 = performance.now();
     } else if (ctx) {
       ctx.fillStyle = view.theme.layout0;
       ctx.fillRect(0, 0, frame.canvas.width, frame.canvas.height);
@@ -220,6 +230,8 @@ function setup(view: View<HeatmapTraits>): void {
     draws += 1;
     view.data("draws", draws);
     view.settled();
+    // colour: colorize + putImageData; scale: drawImage of the grid onto the visible canvas
+    if (prof) prof.push({ what: "paint", t0, t1: performance.now(), color_ms: t1 - t0, scale_ms: t2 - t1 });
   }
 
   let dragStart: Cell | null = null;
