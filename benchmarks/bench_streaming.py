@@ -153,8 +153,14 @@ export default {
 """
 
 
-def _setup_cells() -> list[str]:
+def _setup_cells(builds: dict[str, str] | None = None) -> list[str]:
+    # One subclass per extra build of the page code: the same widget, another `_esm` (variants named by build).
+    extra = "".join(
+        f"class _Heatmap_{i}(_AH):\n    _esm = pathlib.Path({path!r})  # build {name!r}\n"
+        for i, (name, path) in enumerate((builds or {}).items()))
     return [
+        "import pathlib\n"
+        "from fxwidgets.widgets.affinity_heatmap import AffinityHeatmap as _AH\n" + extra +
         "import time, gc, threading\n"
         "import numpy as np, anywidget\n"
         "from IPython.display import display\n"
@@ -235,7 +241,7 @@ def _cpu_delta(a: dict, b: dict) -> dict[str, float]:
 class Session:
     """One browser (one driver) with the benchmark notebook open on its own kernel."""
 
-    def __init__(self, driver: str, server, notebook: str, console: list[str]):
+    def __init__(self, driver: str, server, notebook: str, console: list[str], builds: dict[str, str] | None = None):
         self.driver, self.server, self.nb, self.console = driver, server, notebook, console
         self._pw = self._browser = self._cdp_browser = None
         self.pids: list[int] = []
@@ -266,7 +272,8 @@ class Session:
             self.root_pid = self._cdp_browser.proc.pid
         else:
             raise ValueError(f"driver must be one of {DRIVERS}, got {driver!r}")
-        server.put_notebook(notebook, _setup_cells())
+        self.builds = list(builds or {})
+        server.put_notebook(notebook, _setup_cells(builds))
         lab.open_notebook(self.page, server.base_url, notebook, timeout_ms=120_000)
         lab.run_all(self.page, notebook, timeout_ms=180_000)
         warm_id = lab.run_cell_json(self.page, "_wv.model_id")
@@ -330,8 +337,15 @@ def _stages(t0: float, klog: list, arrivals: list, prof: list, t_done: float) ->
         "paint_ms_in_transfer": round(sum(e["t1"] - e["t0"] for e in in_transfer), 2),
         "paint_color_ms": round(sum(e.get("color_ms", 0) for e in in_transfer), 2),
         "paint_scale_ms": round(sum(e.get("scale_ms", 0) for e in in_transfer), 2),
+        "full_recolors_in_transfer": sum(1 for e in in_transfer if e.get("full")),
     }
     return r
+
+
+def _paint_log(t0: float, prof: list) -> list[dict]:
+    """Each paint: when (s from t0), how long (ms), rows coloured, full recolour or not, rough (streaming) or not."""
+    return [{"at_s": round(e["t0"] / 1000 - t0, 3), "ms": round(e["t1"] - e["t0"], 1), "rows": e.get("rows"),
+             "full": e.get("full"), "rough": e.get("rough")} for e in prof if e["what"] == "paint"]
 
 
 def _categorize_profile(profile: dict, top: int = 12) -> dict:
@@ -379,12 +393,14 @@ def _categorize_profile(profile: dict, top: int = 12) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- variants
-def _run_view(s: Session, n: int, chunk_size: int, timeout_ms: int, profile: bool = False) -> dict:
+def _run_view(s: Session, n: int, chunk_size: int, timeout_ms: int, profile: bool = False,
+              build: str | None = None) -> dict:
     page = s.page
+    make = f"_Heatmap_{s.builds.index(build)}.from_job(job)" if build else "job.show()"
     out = lab.run_cell_and_read(
         page,
         f"job = slow_affinity_job(n={n}, delay=0.0, chunk_size={chunk_size}, start=False)\n"
-        "view = job.show(); _klog = _instrument(view)\n"
+        f"view = {make}; _klog = _instrument(view)\n"
         "display(view)\n"
         "print(view.model_id)",
         timeout_ms=timeout_ms)
@@ -415,10 +431,11 @@ def _run_view(s: Session, n: int, chunk_size: int, timeout_ms: int, profile: boo
     sizes = [nb for _, _, nb in k["klog"]]
     arrivals = _match_frames(sizes, logs["ws"])
     rec = {
-        "variant": "view", "driver": s.driver, "seconds": round(elapsed, 4), "messages": k["messages"],
+        "variant": build or "view", "driver": s.driver, "seconds": round(elapsed, 4), "messages": k["messages"],
         "bytes": k["bytes"], "view_tiles": int(tiles), "MB_per_s": round(k["bytes"] / elapsed / 1e6, 2),
         "sizes": sizes, "stages": _stages(k["t0"], k["klog"], arrivals, logs["prof"], t_done),
         "cpu_s": _cpu_delta(cpu0, cpu1), "draws": log[-1]["draws"] if log else None,
+        "paints": _paint_log(k["t0"], logs["prof"]),
     }
     if cpu_prof is not None:
         rec["cpu_profile"] = cpu_prof
@@ -473,6 +490,12 @@ def _profiler_stop(s: Session) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- run
+def _split(total: int, mib: float, row_bytes: int) -> list[int]:
+    """``total`` bytes as messages of about ``mib`` MiB, whole rows each (the last one smaller)."""
+    per = max(row_bytes, int(mib * 2**20) // row_bytes * row_bytes)
+    return [min(per, total - a) for a in range(0, total, per)]
+
+
 def _median(xs):
     xs = [x for x in xs if x is not None]
     return round(statistics.median(xs), 4) if xs else None
@@ -493,7 +516,8 @@ def _summarise(recs: list[dict]) -> dict:
 
 
 def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 240.0,
-        drivers: tuple[str, ...] = DRIVERS, cpu_profile: bool = False, loopback: bool = True) -> dict:
+        drivers: tuple[str, ...] = DRIVERS, cpu_profile: bool = False, loopback: bool = True,
+        builds: dict[str, str] | None = None, loop_mib: tuple[float, ...] = ()) -> dict:
     lab.require_chromium()
     art = lab.artifacts_dir()
     server = lab.LabServer(artifacts=art).start()
@@ -503,7 +527,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
     console: list[str] = []
     try:
         for d in drivers:
-            sessions[d] = Session(d, server, f"bench_streaming_{d}.ipynb", console)
+            sessions[d] = Session(d, server, f"bench_streaming_{d}.ipynb", console, builds)
         first = sessions[drivers[0]]
         # Compute alone (no view), for reference: what the transport adds on top of it.
         compute_s = lab.run_cell_json(
@@ -514,18 +538,23 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
         )
         # Message sizes for the first loopback: a dry run of the view on each driver (also a warm-up).
         sizes = {d: _run_view(s, n, chunk_size, tmo)["sizes"] for d, s in sessions.items()}
+        builds = builds or {}
+        variants = (["view"] + (["loopback"] if loopback else []) + list(builds)
+                    + [f"loopback@{m:g}MiB" for m in loop_mib])
         for rep in range(reps):
             for d in (drivers if rep % 2 == 0 else drivers[::-1]):
                 s = sessions[d]
-                order = ("view", "loopback") if rep % 2 == 0 else ("loopback", "view")
+                order = variants[rep % len(variants):] + variants[:rep % len(variants)]  # rotate: A,B,C / B,C,A
                 for v in order:
-                    if v == "view":
-                        r = _run_view(s, n, chunk_size, tmo)
-                        sizes[d] = r["sizes"]
-                    elif loopback:
+                    if v == "loopback":
                         r = _run_loop(s, sizes[d], n, tmo)
+                    elif v.startswith("loopback@"):
+                        r = _run_loop(s, _split(sum(sizes[d]), float(v[9:-3]), 4 * n), n, tmo)
+                        r["variant"] = v
                     else:
-                        continue
+                        r = _run_view(s, n, chunk_size, tmo, build=v if v in builds else None)
+                        if v == "view":
+                            sizes[d] = r["sizes"]
                     r["rep"] = rep
                     records.append(r)
                     st = r["stages"]
@@ -537,8 +566,9 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
         profiles = []
         if cpu_profile:
             for d, s in sessions.items():
-                rv = _run_view(s, n, chunk_size, tmo, profile=True)
-                profiles.append(rv)
+                profiles.append(_run_view(s, n, chunk_size, tmo, profile=True))
+                for b in builds:
+                    profiles.append(_run_view(s, n, chunk_size, tmo, profile=True, build=b))
                 if loopback:
                     profiles.append(_run_loop(s, sizes[d], n, tmo, profile=True))
             for p in profiles:
@@ -566,7 +596,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
     for d in drivers:
         summary["drivers"][d] = {
             v: _summarise([r for r in records if r["driver"] == d and r["variant"] == v])
-            for v in ("view", "loopback") if any(r["driver"] == d and r["variant"] == v for r in records)
+            for v in ("view", "loopback", *(builds or {}), *(f"loopback@{m:g}MiB" for m in loop_mib)) if any(r["driver"] == d and r["variant"] == v for r in records)
         }
     headline = summary["drivers"].get("cdp", summary["drivers"][drivers[0]])["view"]
     summary["median_MB_per_s"] = headline["median_MB_per_s"]
@@ -596,9 +626,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-size", type=int, default=256, help="rows per computed tile")
     p.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated: cdp (a plain browser), playwright")
     p.add_argument("--no-loopback", action="store_true", help="time the view only")
+    p.add_argument("--build", action="append", default=[], metavar="NAME=JS",
+                   help="one more variant NAME: the same widget with another build JS of js/affinity_heatmap.ts "
+                        "(e.g. the main branch's), interleaved with the others: a before/after of page code in one "
+                        "run; repeatable")
+    p.add_argument("--loop-mib", default="",
+                   help="comma-separated message sizes in MiB: one more loopback variant each, the same total "
+                        "bytes split into messages of that size (what message size costs the transport)")
     p.add_argument("--cpu-profile", action="store_true",
                    help="one more (untimed) repetition per driver and variant under the V8 sampling profiler")
     a = p.parse_args(argv)
+    clash = [b for b in a.build if "=" not in b or b.split("=", 1)[0] in ("view", "loopback", "")]
+    if clash:
+        p.error(f"--build: give NAME=JS with a NAME other than view/loopback, got {clash}")
     drivers = tuple(x.strip() for x in a.drivers.split(",") if x.strip())
     bad = [x for x in drivers if x not in DRIVERS]
     if bad or not drivers:
@@ -606,7 +646,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench_streaming: {a.n}x{a.n} float32 rbf affinity streamed to an AffinityHeatmap in JupyterLab "
           f"(headless Chromium), {a.reps} reps, drivers {', '.join(drivers)}", flush=True)
     s = run(n=a.n, reps=a.reps, chunk_size=a.chunk_size, drivers=drivers, cpu_profile=a.cpu_profile,
-            loopback=not a.no_loopback)
+            loopback=not a.no_loopback,
+            builds={b.split("=", 1)[0]: str(Path(b.split("=", 1)[1]).resolve()) for b in a.build},
+            loop_mib=tuple(float(x) for x in a.loop_mib.split(",") if x.strip()))
     print(PITFALL)
     print(f"websocket subprotocols negotiated: {s['websocket_protocols']}")
     print(f"compute alone {s['compute_only_seconds']:.2f} s")
