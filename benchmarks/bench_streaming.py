@@ -1,7 +1,7 @@
 """End-to-end streaming throughput: kernel -> real JupyterLab -> AffinityHeatmap in headless Chromium, with the
 bare transport measured beside it in the same run and a stage-by-stage profile.
 
-Two variants, interleaved in every repetition (order alternating), in one JupyterLab server:
+Variants, interleaved in every repetition (the order rotates), in one JupyterLab server:
 
 * ``view``: a cell creates an RBF affinity job over ``n`` points *without starting it*
   (``fxwidgets.testing.slow_affinity_job(n, delay=0, start=False)``) and displays its live view; once the view is
@@ -14,6 +14,9 @@ Two variants, interleaved in every repetition (order alternating), in one Jupyte
   repetition: the sizes of a dry run), sent back to back from a kernel thread through a plain anywidget whose JS
   listener only counts bytes. Timed from the first send to the page receiving the last message. This is the
   floor the transport sets (kernel iopub, zmq, the Jupyter server, the websocket, JupyterLab's deserialisation).
+* ``--build NAME=JS`` (repeatable): the view again, with another build of js/affinity_heatmap.ts (e.g. the main
+  branch's): a before/after of the page code in the same run.
+* ``--loop-mib 1,8,32``: the loopback again with the same bytes in messages of that size each.
 
 Each variant runs under two drivers, alternated too (``--drivers``):
 
@@ -26,13 +29,14 @@ Profile, every repetition: kernel-side send timing (each ``_send_message`` call)
 each frame (a listener added by an init script before JupyterLab's own), the view's own stages
 (``window.__fxStreamProfile``: tile application and paints, js/lib/profile.ts), the CPU seconds each process
 used (kernel, Jupyter server, Chromium renderer and the rest of Chromium, Playwright's driver), and the websocket
-subprotocol JupyterLab negotiated. With ``--cpu-profile`` one more repetition per driver and variant runs under
-the V8 sampling profiler (not timed) and its self time is summed by where the code comes from.
+subprotocol JupyterLab negotiated. Once per browser: what rescaling a 4096 x 4096 grid onto a canvas costs with
+high- and low-quality smoothing. With ``--cpu-profile`` one more repetition per driver and variant runs under the
+V8 sampling profiler (not timed) and its self time is summed by where the code comes from.
 
 Kernel and browser share this machine's clock (``time.time()`` and ``performance.timeOrigin + now()``).
 
 Run:   .venv/bin/python benchmarks/bench_streaming.py [--n 4096] [--reps 3] [--chunk-size 256]
-                                                      [--drivers cdp,playwright] [--cpu-profile]
+           [--drivers cdp,playwright] [--no-loopback] [--build main=main.js] [--loop-mib 1,8,32] [--cpu-profile]
 """
 
 from __future__ import annotations
@@ -128,6 +132,40 @@ const origin = performance.timeOrigin;
 const prof = (window.__fxStreamProfile || []).map(e => ({...e, t0: origin + e.t0, t1: origin + e.t1}));
 window.__fxStreamProfile = undefined;
 return {ws: window.__fxWsLog.slice(), prof, loop: (window.__fxLoopLog || []).slice()};
+"""
+
+# What one paint's rescale of a 4096 x 4096 grid costs the page, by smoothing quality: the grid is put into an
+# offscreen canvas (a band of rows, as a paint does) and drawn shrunk onto a canvas in the page; the canvas records
+# both and rasterises later, so a 1-pixel getImageData forces the work to happen inside the timed span.
+RASTER_JS = r"""
+const N = 4096;
+const off = document.createElement('canvas'); off.width = N; off.height = N;
+const octx = off.getContext('2d');
+const img = octx.createImageData(N, N);
+for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 7) & 255;
+const c = document.createElement('canvas'); c.width = 640; c.height = 640;
+document.body.appendChild(c);
+const ctx = c.getContext('2d');
+const out = {};
+try {
+  for (const mode of ['high', 'low', 'high', 'low']) {
+    const ts = [];
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      octx.putImageData(img, 0, 0, 0, (k * 400) % N, N, 400);
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = mode;
+      ctx.drawImage(off, 0, 0, N, N, 0, 0, 640, 640);
+      ctx.getImageData(0, 0, 1, 1);
+      ts.push(performance.now() - t0);
+      await new Promise(r => requestAnimationFrame(() => r()));
+    }
+    out[mode] = (out[mode] || []).concat(ts);
+  }
+} finally { c.remove(); }
+const med = (xs) => { const a = xs.slice().sort((x, y) => x - y); return a[a.length >> 1]; };
+return {high_ms: med(out.high), low_ms: med(out.low), high_range_ms: [Math.min(...out.high), Math.max(...out.high)],
+        low_range_ms: [Math.min(...out.low), Math.max(...out.low)]};
 """
 
 LOOP_ESM = r"""
@@ -581,6 +619,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
             if drivers[0] == "playwright":
                 sessions[drivers[0]].page.locator(ROOT).nth(nth).screenshot(path=str(art / "bench_streaming.png"))
         protocols = {d: s.protocols for d, s in sessions.items()}
+        raster = {d: lab.evaluate_async(s.page, RASTER_JS, None, 60_000) for d, s in sessions.items()}
     finally:
         for s in sessions.values():
             with contextlib.suppress(Exception):
@@ -591,6 +630,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
     summary: dict = {
         "n": n, "chunk_size": chunk_size, "reps": reps, "matrix_MiB": n * n * 4 / 2**20,
         "compute_only_seconds": compute_s, "websocket_protocols": protocols, "note": PITFALL,
+        "rescale_4096_ms": raster,
         "drivers": {}, "runs": records, "cpu_profiles": profiles,
     }
     for d in drivers:
@@ -652,6 +692,10 @@ def main(argv: list[str] | None = None) -> int:
     print(PITFALL)
     print(f"websocket subprotocols negotiated: {s['websocket_protocols']}")
     print(f"compute alone {s['compute_only_seconds']:.2f} s")
+    for d, r in s["rescale_4096_ms"].items():
+        print(f"rescale of a 4096x4096 grid onto a 640x640 canvas [{d}]: high-quality smoothing {r['high_ms']:.1f} ms "
+              f"{[round(x, 1) for x in r['high_range_ms']]}, low {r['low_ms']:.1f} ms "
+              f"{[round(x, 1) for x in r['low_range_ms']]}")
     for d, vs in s["drivers"].items():
         for v, x in vs.items():
             print(f"bench_streaming [{d} {v}]: median {x['median_MB_per_s']} MB/s (reps {x['MB_per_s']}), "

@@ -221,10 +221,15 @@ function setup(view: View<HeatmapTraits>): void {
       updateColorbar();
       draw.schedule();
     },
-    /** A tile was applied: paint on the next frame, or once STREAM_PAINT_MS (at least 4x the last paint's
-     * cost) has passed since the last paint; tiles that arrive meanwhile join that paint. */
+    /** A tile was applied. From a running job: paint on the next frame, or once STREAM_PAINT_MS (at least 4x the
+     * last paint's cost) has passed since the last paint; tiles that arrive meanwhile join that paint. Otherwise
+     * (a finished matrix arriving as a snapshot) on the next frame, so its picture is not held back. */
     streamed() {
       lastTileAt = performance.now();
+      if (view.get("status") !== "running") {
+        draw.schedule();
+        return;
+      }
       const wait = lastPaintAt + Math.max(STREAM_PAINT_MS, 4 * lastPaintCost) - lastTileAt;
       if (wait <= 0) draw.schedule();
       else paintLater(wait);
