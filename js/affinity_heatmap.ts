@@ -14,6 +14,7 @@ import { joinLink } from "./lib/link";
 import { fmt, rangeText } from "./lib/format";
 import { createMatrixFrame, drawBoundaries } from "./lib/matrix";
 import type { AxisSpec } from "./lib/scale";
+import { createPaintPacer } from "./lib/pace";
 import { streamProfile } from "./lib/profile";
 import { createTooltip, type TipLine } from "./lib/tooltip";
 import { colorControls, toolbar } from "./lib/toolbar";
@@ -48,15 +49,6 @@ interface TileMessage {
   c0: number;
   data: NdArray;
 }
-
-/**
- * Least time between two paints while tiles stream in (ms). Every paint takes the page's one main thread for a
- * colorize of the new rows plus a rescale of the whole grid onto the canvas (a 4096 x 4096 grid shrunk with
- * high-quality smoothing: 12-33 ms on a software canvas, measured), and the main thread is also what takes the
- * next tile message off the websocket. Painting on every animation frame that follows a tile made a 64 MiB stream
- * 9-11 paints long; five a second still looks live and leaves the messages the thread.
- */
-const STREAM_PAINT_MS = 200;
 
 const CSS = `
 .fx-heatmap { display: flex; flex-direction: column; align-items: flex-start; padding: 4px 0; }
@@ -156,7 +148,7 @@ function setup(view: View<HeatmapTraits>): void {
     view.data("tiles", tilesApplied);
     view.live();
     if (rangeChanged) updateColorbar();
-    draw.streamed();
+    pacer.data();
     prof?.push({ what: "tile", t0, t1: performance.now(), bytes: src.byteLength, rows: th });
   }
 
@@ -197,22 +189,10 @@ function setup(view: View<HeatmapTraits>): void {
   }
 
   // ---- drawing ---------------------------------------------------------------------------------------
-  let lastTileAt = -Infinity; // performance.now() when the last tile was applied
-  let lastPaintAt = -Infinity;
-  let lastPaintCost = 0;
-  let paintTimer: ReturnType<typeof setTimeout> | null = null;
-  view.add(() => {
-    if (paintTimer !== null) clearTimeout(paintTimer);
-  });
-  /** Tiles arriving now, from a running job: paint cheaply (low-quality rescale), and not on every frame. */
-  const streaming = (now: number) => now - lastTileAt < STREAM_PAINT_MS && view.get("status") === "running";
-  const paintLater = (ms: number) => {
-    if (paintTimer !== null) return;
-    paintTimer = setTimeout(() => {
-      paintTimer = null;
-      draw.schedule(); // a no-op once the view is gone
-    }, ms);
-  };
+  // While a job streams tiles in, paints are spaced out (js/lib/pace.ts) and rough: a cheap rescale, and limits
+  // that moved by less than a colour step do not recolour the whole grid; the exact paint follows the stream.
+  const pacer = createPaintPacer({ schedule: () => draw.schedule(), live: () => view.get("status") === "running" });
+  view.add(() => pacer.dispose());
   const draw = {
     schedule: view.frame(paint),
     /** Recolour everything on the next frame (colour map, limits or size changed). */
@@ -221,31 +201,14 @@ function setup(view: View<HeatmapTraits>): void {
       updateColorbar();
       draw.schedule();
     },
-    /** A tile was applied. From a running job: paint on the next frame, or once STREAM_PAINT_MS (at least 4x the
-     * last paint's cost) has passed since the last paint; tiles that arrive meanwhile join that paint. Otherwise
-     * (a finished matrix arriving as a snapshot) on the next frame, so its picture is not held back. */
-    streamed() {
-      lastTileAt = performance.now();
-      if (view.get("status") !== "running") {
-        draw.schedule();
-        return;
-      }
-      const wait = lastPaintAt + Math.max(STREAM_PAINT_MS, 4 * lastPaintCost) - lastTileAt;
-      if (wait <= 0) draw.schedule();
-      else paintLater(wait);
-    },
   };
 
   function paint(): void {
     const prof = streamProfile();
-    const t0 = performance.now();
+    const pass = pacer.begin();
+    const { rough, t0 } = pass;
     let t1 = t0;
     let t2 = t0;
-    const rough = streaming(t0);
-    if (!rough && paintTimer !== null) {
-      clearTimeout(paintTimer); // this paint is the one the timer was waiting for
-      paintTimer = null;
-    }
     const ctx = frame.canvas.getContext("2d");
     const lim = limits();
     const L = lut();
@@ -288,13 +251,12 @@ function setup(view: View<HeatmapTraits>): void {
       ctx.fillStyle = view.theme.layout0;
       ctx.fillRect(0, 0, width, height);
       // Enlarging: crisp cells. Shrinking (more cells than device pixels): average, so that no cell is
-      // silently dropped by nearest-neighbour sampling. While tiles stream in, a cheap bilinear rescale (2-4 ms
-      // instead of 12-33 ms for 4096 x 4096); the high-quality one follows once the stream pauses.
+      // silently dropped by nearest-neighbour sampling. A rough paint rescales cheaply (bilinear: 2-3 ms instead of
+      // 11-67 ms for 4096 x 4096 on a software canvas, bench_streaming); the exact paint follows the stream.
       const shrinking = width < grid.w || height < grid.h;
       ctx.imageSmoothingEnabled = shrinking;
       if (shrinking) ctx.imageSmoothingQuality = rough ? "low" : "high";
       ctx.drawImage(offscreen, 0, 0, grid.w, grid.h, 0, 0, width, height);
-      if (rough) paintLater(STREAM_PAINT_MS); // the exact, full-quality paint once the stream pauses
       if (prof) t2 = performance.now();
     } else if (ctx) {
       ctx.fillStyle = view.theme.layout0;
@@ -304,11 +266,11 @@ function setup(view: View<HeatmapTraits>): void {
     draws += 1;
     view.data("draws", draws);
     view.settled();
-    lastPaintAt = performance.now();
-    lastPaintCost = lastPaintAt - t0;
+    pacer.end(pass);
+    const t3 = performance.now();
     // colour: colorize + putImageData; scale: drawImage of the grid onto the visible canvas (both are recorded
     // here and rasterised by the canvas when the frame is produced)
-    if (prof) prof.push({ what: "paint", t0, t1: lastPaintAt, color_ms: t1 - t0, scale_ms: t2 - t1, rough, full, rows: colored });
+    if (prof) prof.push({ what: "paint", t0, t1: t3, color_ms: t1 - t0, scale_ms: t2 - t1, rough, full, rows: colored });
   }
 
   let dragStart: Cell | null = null;
