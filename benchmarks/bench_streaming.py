@@ -432,12 +432,12 @@ def _categorize_profile(profile: dict, top: int = 12) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- variants
 def _run_view(s: Session, n: int, chunk_size: int, timeout_ms: int, profile: bool = False,
-              build: str | None = None) -> dict:
+              build: str | None = None, metric: str = "rbf") -> dict:
     page = s.page
     make = f"_Heatmap_{s.builds.index(build)}.from_job(job)" if build else "job.show()"
     out = lab.run_cell_and_read(
         page,
-        f"job = slow_affinity_job(n={n}, delay=0.0, chunk_size={chunk_size}, start=False)\n"
+        f"job = slow_affinity_job(n={n}, delay=0.0, chunk_size={chunk_size}, metric={metric!r}, start=False)\n"
         f"view = {make}; _klog = _instrument(view)\n"
         "display(view)\n"
         "print(view.model_id)",
@@ -555,7 +555,7 @@ def _summarise(recs: list[dict]) -> dict:
 
 def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 240.0,
         drivers: tuple[str, ...] = DRIVERS, cpu_profile: bool = False, loopback: bool = True,
-        builds: dict[str, str] | None = None, loop_mib: tuple[float, ...] = ()) -> dict:
+        builds: dict[str, str] | None = None, loop_mib: tuple[float, ...] = (), metric: str = "rbf") -> dict:
     lab.require_chromium()
     art = lab.artifacts_dir()
     server = lab.LabServer(artifacts=art).start()
@@ -570,12 +570,13 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
         # Compute alone (no view), for reference: what the transport adds on top of it.
         compute_s = lab.run_cell_json(
             first.page, "round(_dt, 4)",
-            setup=f"_j = slow_affinity_job(n={n}, delay=0.0, chunk_size={chunk_size}, start=False)\n"
+            setup=f"_j = slow_affinity_job(n={n}, delay=0.0, chunk_size={chunk_size}, metric={metric!r}, "
+                  "start=False)\n"
                   "_t = time.perf_counter(); _j.start(); _j.wait(120); _dt = time.perf_counter() - _t\n"
                   "assert _j.status == 'done', _j",
         )
         # Message sizes for the first loopback: a dry run of the view on each driver (also a warm-up).
-        sizes = {d: _run_view(s, n, chunk_size, tmo)["sizes"] for d, s in sessions.items()}
+        sizes = {d: _run_view(s, n, chunk_size, tmo, metric=metric)["sizes"] for d, s in sessions.items()}
         builds = builds or {}
         variants = (["view"] + (["loopback"] if loopback else []) + list(builds)
                     + [f"loopback@{m:g}MiB" for m in loop_mib])
@@ -590,7 +591,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
                         r = _run_loop(s, _split(sum(sizes[d]), float(v[9:-3]), 4 * n), n, tmo)
                         r["variant"] = v
                     else:
-                        r = _run_view(s, n, chunk_size, tmo, build=v if v in builds else None)
+                        r = _run_view(s, n, chunk_size, tmo, build=v if v in builds else None, metric=metric)
                         if v == "view":
                             sizes[d] = r["sizes"]
                     r["rep"] = rep
@@ -604,9 +605,9 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
         profiles = []
         if cpu_profile:
             for d, s in sessions.items():
-                profiles.append(_run_view(s, n, chunk_size, tmo, profile=True))
+                profiles.append(_run_view(s, n, chunk_size, tmo, profile=True, metric=metric))
                 for b in builds:
-                    profiles.append(_run_view(s, n, chunk_size, tmo, profile=True, build=b))
+                    profiles.append(_run_view(s, n, chunk_size, tmo, profile=True, build=b, metric=metric))
                 if loopback:
                     profiles.append(_run_loop(s, sizes[d], n, tmo, profile=True))
             for p in profiles:
@@ -628,7 +629,7 @@ def run(n: int = 4096, reps: int = 3, chunk_size: int = 256, timeout_s: float = 
         server.stop()
 
     summary: dict = {
-        "n": n, "chunk_size": chunk_size, "reps": reps, "matrix_MiB": n * n * 4 / 2**20,
+        "n": n, "metric": metric, "chunk_size": chunk_size, "reps": reps, "matrix_MiB": n * n * 4 / 2**20,
         "compute_only_seconds": compute_s, "websocket_protocols": protocols, "note": PITFALL,
         "rescale_4096_ms": raster,
         "drivers": {}, "runs": records, "cpu_profiles": profiles,
@@ -664,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=4096, help="matrix side (default 4096: 64 MiB of float32)")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--chunk-size", type=int, default=256, help="rows per computed tile")
+    p.add_argument("--metric", default="rbf", choices=("rbf", "cosine", "dot", "neg_sq_euclidean", "pearson"),
+                   help="the job's metric (rbf and cosine have fixed colour limits; dot and neg_sq_euclidean take "
+                        "them from the data, which grow as tiles arrive)")
     p.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated: cdp (a plain browser), playwright")
     p.add_argument("--no-loopback", action="store_true", help="time the view only")
     p.add_argument("--build", action="append", default=[], metavar="NAME=JS",
@@ -683,12 +687,12 @@ def main(argv: list[str] | None = None) -> int:
     bad = [x for x in drivers if x not in DRIVERS]
     if bad or not drivers:
         p.error(f"--drivers: unknown {bad}; choose from {DRIVERS}")
-    print(f"bench_streaming: {a.n}x{a.n} float32 rbf affinity streamed to an AffinityHeatmap in JupyterLab "
+    print(f"bench_streaming: {a.n}x{a.n} float32 {a.metric} affinity streamed to an AffinityHeatmap in JupyterLab "
           f"(headless Chromium), {a.reps} reps, drivers {', '.join(drivers)}", flush=True)
     s = run(n=a.n, reps=a.reps, chunk_size=a.chunk_size, drivers=drivers, cpu_profile=a.cpu_profile,
             loopback=not a.no_loopback,
             builds={b.split("=", 1)[0]: str(Path(b.split("=", 1)[1]).resolve()) for b in a.build},
-            loop_mib=tuple(float(x) for x in a.loop_mib.split(",") if x.strip()))
+            loop_mib=tuple(float(x) for x in a.loop_mib.split(",") if x.strip()), metric=a.metric)
     print(PITFALL)
     print(f"websocket subprotocols negotiated: {s['websocket_protocols']}")
     print(f"compute alone {s['compute_only_seconds']:.2f} s")
