@@ -6,11 +6,15 @@ the runtime, and those numbers are about device memory, not about the wire.)
 
 #: Largest message one flush may send. Tornado refuses browser->kernel messages over 10 MiB by default and
 #: the front end decodes a message in one piece on its main thread; 8 MiB stays under the first and keeps a
-#: decode under ~50 ms. Larger updates are split by rows (see ``Coalescer``).
+#: decode under ~50 ms. Larger updates are split by rows (see ``Coalescer``). Not a throughput limit: 64 MiB
+#: through JupyterLab as 1, 8 or 32 MiB messages moved at 141, 160 and 164 MB/s (bench_streaming --loop-mib,
+#: same run, medians; docs/benchmarks.md), within the run's noise, while 32 MiB messages doubled the server's CPU.
 MAX_MESSAGE_BYTES = 8 * 2**20
 
 #: Most flushes per second of a streaming view. Jupyter drops iopub traffic over 1000 msg/s, and a browser
 #: paints at most 60 frames a second; 30 leaves every other frame for input handling while still looking live.
+#: Not what limits a fast stream either: a 64 MiB matrix computed in ~0.1 s leaves in 9-11 messages of 6-8 MiB
+#: (the size cap, not the rate, sets the count), and the page, not the kernel, is the bottleneck.
 MAX_RATE_HZ = 30.0
 
 #: Most bytes of features a view ships once so the page can answer hovers itself (PixelAffinity): the size
