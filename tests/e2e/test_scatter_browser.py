@@ -438,4 +438,4 @@ def test_datasets_notebook_a_lasso_moves_the_linked_attribution_view(jupyter_ser
         what="the ranking following the lasso")
     assert linked["link"] == n and linked["errors"] == []
     if one_digit:
-        assert f"ranking on {n} selected rows failed" in linked["error"] and linked["ranked"] == 1797
+        assert f"the {n} selected rows hold a single class" in linked["error"] and linked["ranked"] == 1797
