@@ -34,13 +34,16 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
     per = max(1, plan.chunk_size // B)
     total_flat, count_flat = total.view(B, -1), count.view(-1)
     masks = WindowMasks(tuple(x.shape[1:]), window, starts, x.device)
+    # the occluded copies of every chunk are written into one buffer (the forward pass is done with a chunk
+    # before the next overwrites it); rows are window-major, so the rows' input indices repeat 0..B-1
+    buf = x.new_empty((min(per, W), *x.shape))
+    index = torch.arange(B, device=x.device).repeat(min(per, W))
     for a in range(0, W, per):
         b = min(W, a + per)
         m = masks[a:b]  # (windows, *one input's shape)
         # window-major copies of the batch with each window at the baseline: one broadcast pass, no row gathers
-        xs = torch.where(m[:, None], base, x)
-        r = torch.arange(B, device=x.device).repeat(b - a)
-        f = plan.forward(xs.view(-1, *x.shape[1:]), r).view(b - a, B)
+        xs = torch.where(m[:, None], base, x, out=buf[:b - a])
+        f = plan.forward(xs.view(-1, *x.shape[1:]), index[:(b - a) * B]).view(b - a, B)
         drop = (fx[None, :] - f).to(total.dtype)  # (windows, B)
         mf = m.view(b - a, -1).to(total.dtype)
         total_flat.addmm_(drop.T, mf)  # each window's drop added over the elements it covers
