@@ -17,6 +17,7 @@ import torch
 from .core import AttributionPlan, AttributionStep, chunks
 from .forward import layer_hook
 
+_REUSE = True
 IG_RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 
 #: Gauss-Legendre nodes cost O(n^2) to compute (Newton's method on the three-term recurrence); a few hundred
@@ -127,13 +128,13 @@ def integrated_gradients(plan: AttributionPlan) -> Iterator[AttributionStep]:
     # fused multiply-add per step (no row gathers) into one buffer reused by every chunk (the gradient is taken
     # before the next chunk overwrites it). A chunk of whole steps is folded by one matrix-vector product,
     # grad_sum += sum_k w_k g_k, without a weighted copy of the chunk's gradients.
-    buf = x.new_empty((min(plan.chunk_size, total), *x.shape[1:]))
+    buf = x.new_empty((min(plan.chunk_size, total), *x.shape[1:])) if _REUSE else None
     for a, b in chunks(total, plan.chunk_size):
         k0, k1 = a // B, (b - 1) // B
         steps = torch.arange(k0, k1 + 1)
         alpha, weight = (table[0][k0:k1 + 1], table[1][k0:k1 + 1]) if table is not None else nodes(rule, n, steps)
         alpha, weight = alpha.to(x.device, x.dtype), weight.to(x.device, x.dtype)
-        z = _path_rows(base, diff, alpha, a - k0 * B, b - k0 * B, buf[:b - a])
+        z = _path_rows(base, diff, alpha, a - k0 * B, b - k0 * B, buf[:b - a] if _REUSE else x.new_empty((b - a, *x.shape[1:])))
         whole = a % B == 0 and b % B == 0
         r = idx.repeat(k1 - k0 + 1) if whole else torch.arange(a, b, device=x.device) % B
         g, _ = plan.gradient(z, r)

@@ -8,6 +8,7 @@ is cut at the edge, so every element is covered.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 
@@ -26,31 +27,39 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
     x, base = plan.attributed, plan.extra["baseline"]
     B = plan.batch
     window, strides = plan.params["sliding_window"], plan.params["strides"]
-    starts = window_starts(tuple(x.shape[1:]), window, strides)
-    W = len(starts)
-    total = torch.zeros(x.shape, dtype=plan.dtype, device=x.device)
-    count = torch.zeros(x.shape[1:], dtype=plan.dtype, device=x.device)
+    masks = _window_masks(tuple(x.shape[1:]), window, strides, x.device)
+    W = masks.n
     fx = plan.output
     per = max(1, plan.chunk_size // B)
-    total_flat, count_flat = total.view(B, -1), count.view(-1)
-    masks = WindowMasks(tuple(x.shape[1:]), window, starts, x.device)
+    D = x[0].numel()
+    # rows 0..B-1: the running sum of each row's output drops over the windows covering an element; row B: how
+    # many windows cover it. Both are folded by one matrix product per chunk (a row of ones appended to the drops).
+    sums = torch.zeros((B + 1, D), dtype=plan.dtype, device=x.device)
+    total, count = sums[:B].view(x.shape), sums[B].view(x.shape[1:])
     # the occluded copies of every chunk are written into one buffer (the forward pass is done with a chunk
     # before the next overwrites it); rows are window-major, so the rows' input indices repeat 0..B-1
     buf = x.new_empty((min(per, W), *x.shape))
     index = torch.arange(B, device=x.device).repeat(min(per, W))
+    drops = torch.ones((min(per, W), B + 1), dtype=plan.dtype, device=x.device)
     for a in range(0, W, per):
         b = min(W, a + per)
         m = masks[a:b]  # (windows, *one input's shape)
         # window-major copies of the batch with each window at the baseline: one broadcast pass, no row gathers
         xs = torch.where(m[:, None], base, x, out=buf[:b - a])
         f = plan.forward(xs.view(-1, *x.shape[1:]), index[:(b - a) * B]).view(b - a, B)
-        drop = (fx[None, :] - f).to(total.dtype)  # (windows, B)
-        mf = m.view(b - a, -1).to(total.dtype)
-        total_flat.addmm_(drop.T, mf)  # each window's drop added over the elements it covers
-        count_flat.add_(mf.sum(0))
+        drops[:b - a, :B] = fx[None, :] - f  # (windows, B): each window's output drop per row
+        sums.addmm_(drops[:b - a].T, m.view(b - a, -1).to(sums.dtype))  # drops (and counts) over covered elements
         # total is exactly 0 where no window has been yet, so dividing by count >= 1 leaves it 0 there
         attr = total / count.clamp_min(1)
         yield AttributionStep(attr, b / W, diagnostics={"windows_done": b, "windows": W})
+
+
+@functools.lru_cache(maxsize=16)
+def _window_masks(shape: tuple[int, ...], window: tuple[int, ...], strides: tuple[int, ...],
+                  device: torch.device) -> WindowMasks:
+    """The window masks of one geometry, built once (their setup is a few percent of a small attribution);
+    read only."""
+    return WindowMasks(shape, window, window_starts(shape, window, strides), device)
 
 
 class WindowMasks:
@@ -59,6 +68,7 @@ class WindowMasks:
 
     def __init__(self, shape: tuple[int, ...], window: tuple[int, ...], starts: list[tuple[int, ...]],
                  device: torch.device) -> None:
+        self.n = len(starts)
         st = torch.tensor(starts, dtype=torch.long, device=device).view(len(starts), len(shape))
         self.per_dim = []
         for d, (size, w) in enumerate(zip(shape, window)):
