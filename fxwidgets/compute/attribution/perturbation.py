@@ -27,8 +27,11 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
     x, base = plan.attributed, plan.extra["baseline"]
     B = plan.batch
     window, strides = plan.params["sliding_window"], plan.params["strides"]
-    masks = _window_masks(tuple(x.shape[1:]), window, strides, x.device)
+    masks = _window_masks(tuple(x.shape[1:]), window, strides, x.device, plan.dtype)
     W = masks.n
+    # floating inputs: x + m (base - x) by lerp, exact for a 0/1 mask (lerp computes base - (base - x)(1 - m) where
+    # m >= 0.5) and four times faster than a select on a broadcast boolean mask; token ids: a select
+    blend = x.is_floating_point() and x.dtype == plan.dtype
     fx = plan.output
     per = max(1, plan.chunk_size // B)
     D = x[0].numel()
@@ -43,12 +46,15 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
     drops = torch.ones((min(per, W), B + 1), dtype=plan.dtype, device=x.device)
     for a in range(0, W, per):
         b = min(W, a + per)
-        m = masks[a:b]  # (windows, *one input's shape)
+        m = masks[a:b]  # (windows, *one input's shape), 1 inside the window, 0 elsewhere
         # window-major copies of the batch with each window at the baseline: one broadcast pass, no row gathers
-        xs = torch.where(m[:, None], base, x, out=buf[:b - a])
+        if blend:
+            xs = torch.lerp(x, base, m[:, None], out=buf[:b - a])
+        else:
+            xs = torch.where(m[:, None] > 0, base, x, out=buf[:b - a])
         f = plan.forward(xs.view(-1, *x.shape[1:]), index[:(b - a) * B]).view(b - a, B)
         drops[:b - a, :B] = fx[None, :] - f  # (windows, B): each window's output drop per row
-        sums.addmm_(drops[:b - a].T, m.view(b - a, -1).to(sums.dtype))  # drops (and counts) over covered elements
+        sums.addmm_(drops[:b - a].T, m.view(b - a, -1))  # drops (and counts) over the covered elements
         # total is exactly 0 where no window has been yet, so dividing by count >= 1 leaves it 0 there
         attr = total / count.clamp_min(1)
         yield AttributionStep(attr, b / W, diagnostics={"windows_done": b, "windows": W})
@@ -56,30 +62,31 @@ def occlusion(plan: AttributionPlan) -> Iterator[AttributionStep]:
 
 @functools.lru_cache(maxsize=16)
 def _window_masks(shape: tuple[int, ...], window: tuple[int, ...], strides: tuple[int, ...],
-                  device: torch.device) -> WindowMasks:
+                  device: torch.device, dtype: torch.dtype) -> WindowMasks:
     """The window masks of one geometry, built once (their setup is a few percent of a small attribution);
     read only."""
-    return WindowMasks(shape, window, window_starts(shape, window, strides), device)
+    return WindowMasks(shape, window, window_starts(shape, window, strides), device, dtype)
 
 
 class WindowMasks:
-    """Boolean masks (n, *shape) of windows with the given corners (cut at the edges): one interval mask per
-    dimension and window is kept, and a slice of windows is their outer product (no Python loop per window)."""
+    """0/1 masks (n, *shape) of windows with the given corners (cut at the edges), in ``dtype``: one interval
+    mask per dimension and window is kept, and a slice of windows is their outer product (no Python loop per
+    window; a floating product is several times faster than a boolean one)."""
 
     def __init__(self, shape: tuple[int, ...], window: tuple[int, ...], starts: list[tuple[int, ...]],
-                 device: torch.device) -> None:
+                 device: torch.device, dtype: torch.dtype = torch.bool) -> None:
         self.n = len(starts)
         st = torch.tensor(starts, dtype=torch.long, device=device).view(len(starts), len(shape))
         self.per_dim = []
         for d, (size, w) in enumerate(zip(shape, window)):
             i = torch.arange(size, device=device)
             md = (i >= st[:, d:d + 1]) & (i < st[:, d:d + 1] + w)  # (n, size)
-            self.per_dim.append(md.view(len(starts), *([1] * d), size, *([1] * (len(shape) - d - 1))))
+            self.per_dim.append(md.to(dtype).view(len(starts), *([1] * d), size, *([1] * (len(shape) - d - 1))))
 
     def __getitem__(self, window_slice: slice) -> torch.Tensor:
         mask = self.per_dim[0][window_slice]
         for md in self.per_dim[1:]:
-            mask = mask & md[window_slice]
+            mask = mask * md[window_slice]
         return mask
 
 
