@@ -26,7 +26,11 @@ section 13 describes the GPU-sized protocol: ResNet-50, 16 x 3 x 224 x 224, 16 f
 Captum and shap: `pip install captum shap` (captum is also in the `test` extra); missing anchors are skipped
 with a message.
 
+Run as a script, the process fixes glibc's malloc thresholds first (``pin_allocator``; ``--default-allocator`` to
+not): page faults otherwise take half of an IG or occlusion call's CPU time here and move the ratios by 10-20%.
+
 Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale 1] [--threads 1] [--only 5]
+     [--default-allocator]
 """
 
 from __future__ import annotations
@@ -47,6 +51,25 @@ import fxwidgets as fx
 #: shared machine the minimum of 5 runs moved by 10% between runs of the script, more than the overhead being
 #: measured; each round calls every contender once, in a rotating order.
 MIN_ROUNDS = 20
+
+
+def pin_allocator() -> bool:
+    """Fix glibc's malloc thresholds for the rest of the process (True when done). By default glibc raises its
+    mmap threshold and trims the heap as large blocks come and go, so a freed 4 MB activation may go back to the
+    kernel and be faulted in again by the next pass: measured here, about 15,000 minor page faults per IG or
+    occlusion call, half of each contender's CPU time, and which blocks go back depends on what the previous call
+    left, so fxwidgets, the bare passes and Captum moved by 10-20% against each other from run to run. With the
+    thresholds fixed (32 MiB mmap threshold, no trimming) the faults stop after the warm-up for all three alike,
+    and the medians measure the code. Equivalent to GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:
+    glibc.malloc.trim_threshold=2147483647 before the process starts."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def rotating_rounds(fns: dict, rounds: int) -> tuple[dict, dict]:
@@ -359,9 +382,13 @@ def main(argv: list[str] | None = None) -> None:
     # 1 thread by default: stable numbers on a shared machine
     parser = bench_parser(__doc__, repeats=5, tol=0.001, scale=1, threads=1)
     parser.add_argument("--only", type=int, choices=(1, 2, 3, 5), help="run one section")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's malloc thresholds dynamic (see pin_allocator: noisier timings)")
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
+    pinned = not args.default_allocator and pin_allocator()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU, "
+          f"malloc thresholds {'fixed' if pinned else 'dynamic (default)'}")
     result = rows(args.repeats, args.tol, args.scale, args.only)
     print()
     print_table(result, "attributions (IG, occlusion: medians of interleaved rounds; Shapley: best runs)")
