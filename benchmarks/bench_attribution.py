@@ -1,7 +1,9 @@
 """Attributions: fxwidgets against Captum and shap on the same inputs, model, dtype (float32) and device.
 
-Warm-up excluded; repeated runs interleaved between contenders, best run reported (on a shared CPU the
-minimum is the least disturbed measurement; section 2 reports medians). Printed ratios (> 1 means fxwidgets is faster):
+Warm-up excluded. Sections 1 and 3 (with 4) time fxwidgets, the bare model passes and Captum in the same rounds,
+the order rotated each round, and report medians of wall and CPU time over at least 20 rounds; the equal-error
+sections report the best of their repeats (the minimum is the least disturbed run). Printed ratios (> 1 means
+fxwidgets is faster):
 
 1. Integrated Gradients vs Captum: same model, n_steps, quadrature (Gauss-Legendre) and rows per pass
    (chunk_size == internal_batch_size); outputs must agree.
@@ -24,33 +26,84 @@ section 13 describes the GPU-sized protocol: ResNet-50, 16 x 3 x 224 x 224, 16 f
 Captum and shap: `pip install captum shap` (captum is also in the `test` extra); missing anchors are skipped
 with a message.
 
+Run as a script, the process fixes glibc's malloc thresholds first (``pin_allocator``; ``--default-allocator`` to
+not): page faults otherwise take half of an IG or occlusion call's CPU time here and move the ratios by 10-20%.
+
 Run: python benchmarks/bench_attribution.py [--repeats 5] [--tol 0.001] [--scale 1] [--threads 1] [--only 5]
+     [--default-allocator]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import warnings
 
 import numpy as np
 import torch
-from common import Row, bench_parser, interleaved, pin_threads, print_table, timed
+from common import Row, bench_parser, pin_threads, print_table, timed
 
 import fxwidgets as fx
+
+
+#: Rounds of the interleaved IG / occlusion timings (sections 1, 3, 4): a call there takes 10-50 ms, and on a
+#: shared machine the minimum of 5 runs moved by 10% between runs of the script, more than the overhead being
+#: measured; each round calls every contender once, in a rotating order.
+MIN_ROUNDS = 20
+
+
+def pin_allocator() -> bool:
+    """Fix glibc's malloc thresholds for the rest of the process (True when done). By default glibc raises its
+    mmap threshold and trims the heap as large blocks come and go, so a freed 4 MB activation may go back to the
+    kernel and be faulted in again by the next pass: measured here, about 15,000 minor page faults per IG or
+    occlusion call, half of each contender's CPU time, and which blocks go back depends on what the previous call
+    left, so fxwidgets, the bare passes and Captum moved by 10-20% against each other from run to run. With the
+    thresholds fixed (32 MiB mmap threshold, no trimming) the faults stop after the warm-up for all three alike,
+    and the medians measure the code. Equivalent to GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:
+    glibc.malloc.trim_threshold=2147483647 before the process starts."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+def rotating_rounds(fns: dict, rounds: int) -> tuple[dict, dict]:
+    """Median wall seconds and median CPU seconds (this process's user + system time) per callable: one warm-up
+    call each, then ``rounds`` rounds calling every callable once, the order rotated each round so that none
+    always runs after the same one (cache and allocator state left by the previous call fall on all alike)."""
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    wall: dict = {name: [] for name in names}
+    cpu: dict = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            t0, c0 = time.perf_counter(), time.process_time()
+            fns[name]()
+            cpu[name].append(time.process_time() - c0)
+            wall[name].append(time.perf_counter() - t0)
+    return ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
 
 
 def against_passes_and_captum(what: str, size: str, fns: dict, repeats: int, bare_name: str, captum_name: str,
                               relative: bool) -> list[Row]:
     """Time fxwidgets (``fns["fx"]``), the bare model passes the method cannot avoid (``"bare"``, the floor) and,
-    when installed, Captum (``"captum"``) interleaved, best run. Rows: fx against the bare passes (its overhead), and
-    against Captum with the largest difference of the two maps (relative to Captum's largest |value| if
-    ``relative``)."""
-    t = interleaved(fns, repeats, stat="min")
-    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms   bare passes {t['bare'] * 1e3:8.1f} ms   "
-          f"overhead {100 * (t['fx'] / t['bare'] - 1):+.1f}%")
+    when installed, Captum (``"captum"``) interleaved in the same rounds (at least :data:`MIN_ROUNDS`), medians
+    of wall and of CPU time. Rows (wall medians): fx against the bare passes (its overhead), and against Captum
+    with the largest difference of the two maps (relative to Captum's largest |value| if ``relative``)."""
+    rounds = max(MIN_ROUNDS, 4 * repeats)
+    t, c = rotating_rounds(fns, rounds)
+    over, over_cpu = 100 * (t["fx"] / t["bare"] - 1), 100 * (c["fx"] / c["bare"] - 1)
+    print(f"   medians of {rounds} interleaved rounds, wall (CPU):")
+    print(f"   fxwidgets {t['fx'] * 1e3:8.1f} ms ({c['fx'] * 1e3:.1f})   bare passes {t['bare'] * 1e3:8.1f} ms "
+          f"({c['bare'] * 1e3:.1f})   overhead {over:+.1f}% ({over_cpu:+.1f}%)")
     out = [Row("attribution", what, bare_name, size, t["fx"], t["bare"],
-               note=f"overhead {100 * (t['fx'] / t['bare'] - 1):+.0f}%")]
+               note=f"overhead {over:+.0f}% (CPU time {over_cpu:+.0f}%), medians of {rounds} rounds")]
     if "captum" not in fns:
         out.append(Row("attribution", what, captum_name, size, note="captum not installed (pip install captum)"))
         return out
@@ -58,9 +111,10 @@ def against_passes_and_captum(what: str, size: str, fns: dict, repeats: int, bar
     diff = (ours - theirs).abs().max()
     kind = "rel" if relative else "abs"
     diff = float(diff / theirs.abs().max() if relative else diff)
-    print(f"   Captum    {t['captum'] * 1e3:8.1f} ms   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x   "
-          f"max {kind}. difference {diff:.1e}")
-    out.append(Row("attribution", what, captum_name, size, t["fx"], t["captum"], diff, f"max {kind} diff"))
+    print(f"   Captum    {t['captum'] * 1e3:8.1f} ms ({c['captum'] * 1e3:.1f})   ratio Captum/fx {t['captum'] / t['fx']:5.2f}x "
+          f"({c['captum'] / c['fx']:.2f}x)   max {kind}. difference {diff:.1e}")
+    out.append(Row("attribution", what, captum_name, size, t["fx"], t["captum"], diff, f"max {kind} diff",
+                   note=f"CPU time ratio {c['captum'] / c['fx']:.2f}x"))
     return out
 
 
@@ -328,12 +382,16 @@ def main(argv: list[str] | None = None) -> None:
     # 1 thread by default: stable numbers on a shared machine
     parser = bench_parser(__doc__, repeats=5, tol=0.001, scale=1, threads=1)
     parser.add_argument("--only", type=int, choices=(1, 2, 3, 5), help="run one section")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's malloc thresholds dynamic (see pin_allocator: noisier timings)")
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
+    pinned = not args.default_allocator and pin_allocator()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU, "
+          f"malloc thresholds {'fixed' if pinned else 'dynamic (default)'}")
     result = rows(args.repeats, args.tol, args.scale, args.only)
     print()
-    print_table(result, "attributions (best of interleaved runs)")
+    print_table(result, "attributions (IG, occlusion: medians of interleaved rounds; Shapley: best runs)")
 
 
 if __name__ == "__main__":
