@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 import torch
-from common import Row, bench_parser, pin_threads, print_table, timed
+from common import Row, bench_parser, pin_allocator, pin_threads, print_table, timed
 
 import fxwidgets as fx
 
@@ -51,25 +51,6 @@ import fxwidgets as fx
 #: shared machine the minimum of 5 runs moved by 10% between runs of the script, more than the overhead being
 #: measured; each round calls every contender once, in a rotating order.
 MIN_ROUNDS = 20
-
-
-def pin_allocator() -> bool:
-    """Fix glibc's malloc thresholds for the rest of the process (True when done). By default glibc raises its
-    mmap threshold and trims the heap as large blocks come and go, so a freed 4 MB activation may go back to the
-    kernel and be faulted in again by the next pass: measured here, about 15,000 minor page faults per IG or
-    occlusion call, half of each contender's CPU time, and which blocks go back depends on what the previous call
-    left, so fxwidgets, the bare passes and Captum moved by 10-20% against each other from run to run. With the
-    thresholds fixed (32 MiB mmap threshold, no trimming) the faults stop after the warm-up for all three alike,
-    and the medians measure the code. Equivalent to GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:
-    glibc.malloc.trim_threshold=2147483647 before the process starts."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, AttributeError):
-        return False
 
 
 def rotating_rounds(fns: dict, rounds: int) -> tuple[dict, dict]:

@@ -29,7 +29,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Row, bench_parser, machine, pin_threads, print_table, table_lines, write_json
+from common import Row, bench_parser, machine, pin_allocator, pin_threads, print_table, table_lines, write_json
 
 RESULTS = HERE / "results" / "bench.json"
 
@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated families (affinity, knn, cka, attribution, evaluation, "
                                    "selection, datasets, scaleout, streaming, scatter)")
     ap.add_argument("--out", default=str(RESULTS), help="where the JSON goes")
+    ap.add_argument("--default-allocator", action="store_true",
+                    help="leave glibc's malloc thresholds dynamic (see common.pin_allocator: noisier timings)")
     args = ap.parse_args(argv)
+    # Every family, anchors included, runs with the same fixed malloc thresholds (see pin_allocator).
+    pinned = not args.default_allocator and pin_allocator()
 
     import torch
 
@@ -137,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(args.device)
     print(f"make bench{' --quick' if args.quick else ''}: {info['cpu']} ({info['cores']} cores), "
           f"{info['device_name'] if args.device == 'cuda' else 'CPU'}, torch {info['torch']}, "
-          f"{base_threads} threads, load average {info['load_average']:.1f}", flush=True)
+          f"{base_threads} threads, load average {info['load_average']:.1f}, "
+          f"malloc thresholds {'fixed' if pinned else 'dynamic'}", flush=True)
     rows: list[Row] = []
     seconds: dict = {}
     t_all = time.perf_counter()
@@ -162,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_all
     print()
     print_table(rows, f"{len(rows)} rows in {total / 60:.1f} min")
-    out = write_json(args.out, rows, machine=info, quick=args.quick, threads=base_threads,
+    out = write_json(args.out, rows, machine=info, quick=args.quick, threads=base_threads, malloc_pinned=pinned,
                      seconds_per_family=seconds, total_seconds=round(total, 1))
     md = out.with_suffix(".md")
     md.write_text(f"Measured {info['date']} on {info['device_name']}, torch {info['torch']}, {base_threads} threads "
-                  f"(load average {info['load_average']:.1f} at the start), {'--quick' if args.quick else 'default'} "
+                  f"(load average {info['load_average']:.1f} at the start; malloc thresholds {'fixed' if pinned else 'dynamic'}), "
+                  f"{'--quick' if args.quick else 'default'} "
                   f"sizes, {total / 60:.1f} min:\n\n" + "\n".join(table_lines(rows)) + "\n")
     print(f"written to {out} and {md}")
     return 0
