@@ -17,7 +17,6 @@ from typing import Iterator
 import torch
 
 from .validate import as_matrix, check_bool, check_choice, check_positive_float, check_positive_int
-from .memory import TILE_BYTES
 from .affinity import METRICS, AffinityPlan, affinity_tile, distance_tile, distances_to_affinity, prepare_operands
 
 
@@ -73,24 +72,11 @@ def plan_knn(X, Y=None, k: int = 10, metric: str = "cosine", *, exclude_self: bo
     if k > available:
         raise ValueError(f"k={k} but each row has only {available} candidate neighbour(s)"
                          + (" (itself excluded)" if exclude_self else ""))
-    if chunk_size is None and metric in PRODUCT_METRICS:
-        # The affinity's default halves the tile for the distance metrics' temporary; a product tile has none, so
-        # it takes all of TILE_BYTES. Half as many tiles is half as many parallel regions per search: on two cores
-        # shared with other work, OpenMP's barrier waits grew with the number of tiles (N = 20 000, 2 threads:
-        # 5.3 s with 96 tiles of 209 rows, 3.0 s with 48 of 418, faiss 1.9 s) while one thread did not care
-        # (0.75 s both). Larger tiles than TILE_BYTES were slower (64 MiB: 1.46 s): past glibc's 32 MiB mmap
-        # threshold every new tile is a fresh mapping, page faults included.
-        itemsize = x.dtype.itemsize if y is None else torch.promote_types(x.dtype, y.dtype).itemsize
-        chunk_size = max(1, min(x.shape[0], TILE_BYTES // max(1, m * itemsize)))
     plan = prepare(x, y, metric, bandwidth=bandwidth, chunk_size=chunk_size)
     params = dict(plan.params)
     params.update({"k": k, "exclude_self": bool(exclude_self),
                    "memory": "O(n k + chunk_size m): one chunk_size x m tile of affinities at a time"})
     return KnnPlan(affinity=plan, k=k, exclude_self=bool(exclude_self), params=params)
-
-
-#: The metrics whose tile is one product of the prepared operands (no temporary beside it).
-PRODUCT_METRICS = ("cosine", "dot", "pearson")
 
 
 #: Columns per group of :func:`row_top_k`'s pre-selection: 16 made the selection about 3x cheaper than a
@@ -196,7 +182,7 @@ def iter_knn(plan: KnnPlan) -> Iterator[KnnTile]:
     step = plan.affinity.chunk_size
     a = plan.affinity
     # the product metrics on oneDNN return a new tile each: no scratch for them
-    onednn = a.metric in PRODUCT_METRICS and _onednn_usable(a.left, a.right)
+    onednn = a.metric in ("cosine", "dot", "pearson") and _onednn_usable(a.left, a.right)
     scratch = None if onednn else torch.empty((min(n, step), a.shape[1]), dtype=a.dtype, device=a.device)
     for start in range(0, n, step):
         stop = min(n, start + step)
