@@ -5,7 +5,9 @@ k-NN: N x D float32 unit rows, every row queried against all N rows (itself incl
 work: the top k of each row of X Xᵀ). Same inputs, same CPU, same thread count; warm-up excluded; median of
 interleaved rounds. Each library runs in its own child process so that its *peak* resident memory above the data
 (common.peak_bytes: the resident high-water mark of the first call above the resident size before it) is its own.
-Ratio: time(anchor) / time(fx) (> 1: fx faster); both peaks are printed. Agreement: share of fx's neighbour lists
+Ratio: time(anchor) / time(fx) (> 1: fx faster); both peaks are printed, and each library's CPU seconds (all its
+threads; the median over rounds) in the note: on a shared machine a wall time that CPU time does not explain is
+waiting, and CPU time well above threads x wall is OpenMP threads spinning at barriers while others hold the cores. Agreement: share of fx's neighbour lists
 equal to the anchor's (ties aside).
 
 Tile latency: ZoomHeatmap(X) with X 100 000 x 64; random tiles (256 x 256 cells) at every level, answered the way
@@ -15,7 +17,7 @@ level built on first use) included in the "cold" line.
 faiss is optional: `pip install faiss-cpu` (1.15.1 installs cleanly next to torch 2.13 CPU: its wheel needs only
 numpy). Without it that column says "not installed".
 
-Run: python benchmarks/bench_knn.py [--n 20000] [--d 128] [--k 10] [--repeats 3] [--tiles 120]
+Run: python benchmarks/bench_knn.py [--n 20000] [--d 128] [--k 10] [--repeats 3] [--threads 2] [--tiles 120] [--knn-only]
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ def _child(which: str, n: int, d: int, k: int, repeats: int, threads: int, q) ->
     out = {}
     # the warm-up is the call whose peak is measured (later calls reuse the memory it took)
     peak, _how = peak_bytes(lambda: out.update(idx=run()))
+    cpu0 = time.process_time()
     t = timed(lambda: out.update(idx=run()), repeats, warmup=False)
+    cpu = (time.process_time() - cpu0) / repeats
     idx = out["idx"]
-    q.put({"which": which, "time": t, "peak": peak,
+    q.put({"which": which, "time": t, "cpu": cpu, "peak": peak,
            "idx": idx.astype(np.int64).tolist() if n <= 5000 else np.asarray(idx[:2000], dtype=np.int64).tolist()})
 
 
@@ -90,9 +94,10 @@ def rows(n: int = 20000, d: int = 128, k: int = 10, repeats: int = 3, threads: i
             r = q.get()
             p.join()
             if which not in out:
-                out[which] = dict(r, times=[])
+                out[which] = dict(r, times=[], cpus=[])
             if not r.get("missing"):
                 out[which]["times"].append(r["time"])
+                out[which]["cpus"].append(r["cpu"])
                 out[which]["peak"] = max(out[which]["peak"], r["peak"])
     fx_ = out["fx"]
     t_fx = statistics.median(fx_["times"])
@@ -107,13 +112,15 @@ def rows(n: int = 20000, d: int = 128, k: int = 10, repeats: int = 3, threads: i
             continue
         other = np.asarray(r["idx"])
         same = float(np.mean([set(a) == set(b) for a, b in zip(ref, other)]))
+        cpu_fx, cpu_anchor = statistics.median(fx_["cpus"]), statistics.median(r["cpus"])
         result.append(Row("k-NN", "exact top-k", label, size, t_fx, statistics.median(r["times"]), same,
-                          "same neighbour sets", threads=threads, fx_peak=fx_["peak"], anchor_peak=r["peak"]))
+                          "same neighbour sets", threads=threads, fx_peak=fx_["peak"], anchor_peak=r["peak"],
+                          note=f"CPU s fx {cpu_fx:.3f}, anchor {cpu_anchor:.3f} (ratio {cpu_anchor / cpu_fx:.2f})"))
     return result
 
 
 def bench_knn(args) -> None:
-    result = rows(args.n, args.d, args.k, args.repeats)
+    result = rows(args.n, args.d, args.k, args.repeats, args.threads)
     print_table(result, f"k-NN top-{args.k}: float32 unit rows, all N queried, median of {args.repeats} interleaved "
                         "rounds, each library in its own process (peak = resident high-water mark above the data)")
 
@@ -159,10 +166,13 @@ def bench_tiles(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = bench_parser(__doc__, n=20000, d=128, k=10, repeats=3, tiles=120).parse_args(argv)
+    parser = bench_parser(__doc__, n=20000, d=128, k=10, repeats=3, threads=None, tiles=120)
+    parser.add_argument("--knn-only", action="store_true", help="skip the ZoomHeatmap tile latencies")
+    args = parser.parse_args(argv)
     t0 = time.perf_counter()
     bench_knn(args)
-    bench_tiles(args)
+    if not args.knn_only:
+        bench_tiles(args)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 
