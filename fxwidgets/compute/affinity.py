@@ -13,6 +13,7 @@ import torch
 
 from .distance import Points, prepare_points, sq_distances
 from .memory import TILE_BYTES, check_fits
+from .product import product_nt
 from .validate import as_matrix, check_choice, check_positive_float, check_positive_int
 
 METRICS = ("cosine", "dot", "rbf", "neg_sq_euclidean", "pearson")
@@ -224,7 +225,7 @@ def affinity_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor |
     """Rows ``start:stop`` of the affinity matrix described by ``plan`` (written into ``out`` if given)."""
     a = plan.left[start:stop]
     if plan.metric in ("cosine", "pearson", "dot"):
-        tile = torch.matmul(a, plan.right.T, out=out)
+        tile = product_nt(a, plan.right, out=out)
         if plan.metric != "dot":
             tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
         return tile

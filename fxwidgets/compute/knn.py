@@ -18,6 +18,7 @@ import torch
 
 from .validate import as_matrix, check_bool, check_choice, check_positive_float, check_positive_int
 from .affinity import METRICS, AffinityPlan, affinity_tile, distance_tile, distances_to_affinity, prepare_operands
+from .product import onednn_usable
 
 
 # The affinity module's preparation without its dense-matrix memory check: a k-NN search never forms it.
@@ -117,42 +118,12 @@ def row_top_k(tile: torch.Tensor, k: int, *, largest: bool = True) -> tuple[torc
     return values, cols.gather(1, pos)
 
 
-#: Profiled (``benchmarks/bench_knn.py``, N = 20 000, D = 128, one thread, AMD EPYC with AVX-512): ``torch.matmul``'s
-#: float32 GEMM (MKL) took 82 % of the search, 1.17 s of CPU for the 20 000 x 20 000 x 128 product, and MKL_VERBOSE
-#: shows it dispatching its AVX2 kernel on this non-Intel CPU; oneDNN (torch's ``mkldnn`` backend, the kernels
-#: under ``torch.compile``'s CPU linear layers) picks its kernel from the CPU's instruction-set flags (AVX-512
-#: here) and did the same product in 0.50 s. Its ``_linear_pointwise`` op computes ``a @ b.T`` from plain
-#: strided float32 tensors into a new strided tile; it is a private op, so :func:`_onednn_usable` falls back to
-#: ``torch.matmul`` wherever it is missing or refuses the inputs.
-_ONEDNN_STATE: dict = {}
-
-
-def _onednn_usable(a: torch.Tensor, b: torch.Tensor) -> bool:
-    if a.device.type != "cpu" or a.dtype != torch.float32 or b.dtype != torch.float32:
-        return False
-    if not (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
-        return False
-    if "ok" not in _ONEDNN_STATE:  # probe once per process: the op exists and agrees with matmul on a tiny case
-        try:
-            x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-            got = torch.ops.mkldnn._linear_pointwise(x, x[:1], None, "none", [], "")
-            _ONEDNN_STATE["ok"] = bool(torch.equal(got, x @ x[:1].T))
-        except (AttributeError, RuntimeError, NotImplementedError):
-            _ONEDNN_STATE["ok"] = False
-    return _ONEDNN_STATE["ok"]
-
-
 def product_tile(plan: AffinityPlan, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Rows ``start:stop`` of a product metric's affinity (cosine, dot, pearson: ``left @ right.T``, clamped to
-    [-1, 1] for the two correlations, as :func:`~fxwidgets.compute.affinity.affinity_tile` does), through oneDNN
-    where :func:`_onednn_usable` (a new tile; ``out`` unused), else ``affinity_tile`` itself (into ``out``)."""
-    a = plan.left[start:stop]
-    if not _onednn_usable(a, plan.right):
-        return affinity_tile(plan, start, stop, out=out)
-    tile = torch.ops.mkldnn._linear_pointwise(a, plan.right, None, "none", [], "")
-    if plan.metric != "dot":
-        tile.clamp_(-1.0, 1.0)  # rounding can step just outside [-1, 1]
-    return tile
+    """Rows ``start:stop`` of a product metric's affinity (cosine, dot, pearson). Where the product goes through
+    oneDNN (:func:`~fxwidgets.compute.product.onednn_usable`) it comes as a new tile, so the tile is used as it is
+    rather than copied into the scratch ``out``."""
+    direct = onednn_usable(plan.left, plan.right)
+    return affinity_tile(plan, start, stop, out=None if direct else out)
 
 
 def knn_tile(plan: KnnPlan, start: int, stop: int, out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,7 +153,7 @@ def iter_knn(plan: KnnPlan) -> Iterator[KnnTile]:
     step = plan.affinity.chunk_size
     a = plan.affinity
     # the product metrics on oneDNN return a new tile each: no scratch for them
-    onednn = a.metric in ("cosine", "dot", "pearson") and _onednn_usable(a.left, a.right)
+    onednn = a.metric in ("cosine", "dot", "pearson") and onednn_usable(a.left, a.right)
     scratch = None if onednn else torch.empty((min(n, step), a.shape[1]), dtype=a.dtype, device=a.device)
     for start in range(0, n, step):
         stop = min(n, start + step)

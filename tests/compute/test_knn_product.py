@@ -7,6 +7,7 @@ import torch
 
 import fxwidgets as fx
 from fxwidgets.compute import knn as knn_mod
+from fxwidgets.compute.product import onednn_usable
 from fxwidgets.compute.affinity import prepare_operands
 
 
@@ -35,9 +36,9 @@ def test_product_tile_agrees_with_matmul_within_float32_rounding(metric, d):
 def test_onednn_only_for_float32_on_the_cpu():
     x = torch.randn(5, 4, dtype=torch.float64)
     # where torch has oneDNN, float32 takes it (so the agreement tests above test it, not matmul twice)
-    assert knn_mod._onednn_usable(x.float(), x.float()) == torch.backends.mkldnn.is_available()
-    assert not knn_mod._onednn_usable(x, x)
-    assert not knn_mod._onednn_usable(x.float(), x)  # mixed dtypes never reach it, but the guard says no
+    assert onednn_usable(x.float(), x.float()) == torch.backends.mkldnn.is_available()
+    assert not onednn_usable(x, x)
+    assert not onednn_usable(x.float(), x)  # mixed dtypes never reach it, but the guard says no
 
 
 @pytest.mark.parametrize("metric", ["dot", "cosine"])
@@ -62,3 +63,20 @@ def test_float32_knn_same_sets_as_faiss_flat_ip():
     same = np.mean([set(a) == set(b) for a, b in zip(r.indices.tolist(), idx.tolist())])
     assert same == 1.0
     np.testing.assert_allclose(r.values.numpy(), dist, atol=64 * np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize("metric", ["dot", "cosine"])
+def test_dense_affinity_tile_written_into_out_within_float32_rounding(metric):
+    """The dense affinity's tiles take the same product (copied into the result), within Higham's bound."""
+    from fxwidgets.compute.affinity import affinity_tile
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(300, 96, generator=g) * 2
+    plan = prepare_operands(x, x, metric, bandwidth=None, chunk_size=None)
+    out = torch.full((100, 300), float("nan"))
+    tile = affinity_tile(plan, 100, 200, out=out)
+    assert tile.data_ptr() == out.data_ptr() and not torch.isnan(out).any()
+    ref = plan.left[100:200].double() @ plan.right.double().T
+    bound = 96 * torch.finfo(torch.float32).eps * (plan.left[100:200].norm(dim=1)[:, None] * plan.right.norm(dim=1)[None, :])
+    assert bool(((out.double() - ref.clamp(-1, 1) if metric == "cosine" else out.double() - ref).abs()
+                 <= bound.double() + 1e-30).all())
