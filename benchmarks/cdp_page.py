@@ -66,18 +66,11 @@ class CdpBrowser:
         self.page = CdpPage(targets[0]["webSocketDebuggerUrl"])
 
     def close(self) -> None:
-        import psutil
+        from lab import kill_pids  # tests/e2e/lab.py, on the path bench_streaming sets up
 
         with contextlib.suppress(Exception):
             self.page.ws.close()
-        procs = []
-        for pid in getattr(self, "pids", []) or [self.proc.pid]:
-            with contextlib.suppress(psutil.Error):
-                p = psutil.Process(pid)
-                p.kill()
-                procs.append(p)
-        with contextlib.suppress(psutil.Error):
-            psutil.wait_procs(procs, timeout=5)
+        kill_pids(getattr(self, "pids", []) or [self.proc.pid])
         with contextlib.suppress(Exception):
             self.proc.wait(5)
         shutil.rmtree(self.profile, ignore_errors=True)
